@@ -169,6 +169,11 @@ int32_t st_day_month(int32_t day)
 	return (y - 1970) * 12 + (int32_t)m - 1;
 }
 
+int32_t st_month_first_day(int32_t month)
+{
+	return days_from_civil(1970 + month / 12, (unsigned)(month % 12) + 1, 1);
+}
+
 void st_day_format(int32_t day, char buf[static 11])
 {
 	int y;

@@ -70,6 +70,8 @@ static inline void st_freep(void *p)
 int st_day_parse(const char *s, size_t len, int32_t *ret_day);
 /* Months since 1970-01 of a day (0 for any day in January 1970). */
 int32_t st_day_month(int32_t day);
+/* The first day (days since 1970-01-01) of a month since 1970-01. */
+int32_t st_month_first_day(int32_t month);
 /* Writes exactly 10 characters plus a NUL into buf (size >= 11). */
 void st_day_format(int32_t day, char buf[static 11]);
 
