@@ -547,6 +547,7 @@ static int load_props(loader *L, const yaml_node_t *map, const char *owner, cons
 			tmp[n].name = arena_strndup(&L->s->mem, name, len);
 			if (!tmp[n].name)
 				return oom(L->origin, L->diag);
+			tmp[n].name_len = len;
 			n++;
 		}
 	}

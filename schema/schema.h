@@ -31,6 +31,7 @@ const char *st_ptype_name(st_ptype t);
 
 typedef struct st_prop_def {
 	const char *name;
+	size_t name_len; /* strlen(name), kept for hot-path comparisons */
 	st_ptype type;
 	bool required;
 } st_prop_def;

@@ -8,6 +8,7 @@
  * and writes canonical lines with yajl_gen.  Neither logs: errors go to diag.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,30 @@ enum field {
 static const char *const field_names[F_N] = {
 	"id", "type", "props", "src", "dst", "resource", "day", "amount", "billed", "currency",
 };
+
+static const size_t field_lens[F_N] = {2, 4, 5, 3, 3, 8, 3, 6, 6, 8};
+
+/* Which top-level key this is, or -1.  Called for every key of every line,
+ * so it dispatches on the first byte instead of calling memcmp ten times. */
+static int field_of(const char *s, size_t n)
+{
+	static const signed char first[26] = {
+		['a' - 'a'] = F_AMOUNT + 1, ['b' - 'a'] = F_BILLED + 1, ['c' - 'a'] = F_CURRENCY + 1,
+		['d' - 'a'] = F_DAY + 1,    ['i' - 'a'] = F_ID + 1,     ['p' - 'a'] = F_PROPS + 1,
+		['r' - 'a'] = F_RESOURCE + 1, ['s' - 'a'] = F_SRC + 1,  ['t' - 'a'] = F_TYPE + 1,
+	};
+	if (n < 2 || s[0] < 'a' || s[0] > 'z')
+		return -1;
+	int f = first[s[0] - 'a'] - 1;
+	if (f == F_DAY && s[1] == 's')
+		f = F_DST; /* "day" and "dst" share the first letter */
+	if (f < 0 || field_lens[f] != n)
+		return -1;
+	for (size_t i = 1; i < n; i++)
+		if (field_names[f][i] != s[i])
+			return -1;
+	return f;
+}
 
 enum rkind { RK_STRING, RK_NUMBER, RK_BOOL, RK_NULL, RK_LIST, RK_MAP };
 static const char *const rkind_names[] = {"a string", "a number", "a boolean", "null", "an array", "an object"};
@@ -67,6 +92,7 @@ typedef struct parser {
 	st_diag *diag;
 	int err;
 	st_import_result *acc;
+	struct pipeline *pl; /* set in the reader thread: records are queued, not applied */
 } parser;
 
 static size_t keep(parser *p, const void *s, size_t n)
@@ -204,10 +230,7 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t n)
 {
 	parser *p = ctx;
 	if (p->depth == 1) {
-		int f = -1;
-		for (int i = 0; i < F_N; i++)
-			if (strlen(field_names[i]) == n && memcmp(field_names[i], s, n) == 0)
-				f = i;
+		int f = field_of((const char *)s, n);
 		if (f < 0)
 			return fail(p, ST_E_INVALID, "unknown key \"%.*s\"", (int)(n > 64 ? 64 : n), s);
 		if (p->seen & (1u << f))
@@ -327,8 +350,8 @@ static bool parse_double(const char *s, size_t n, double *ret)
 }
 
 /* Convert the raw props to a blob typed by `defs`. */
-static int build_props(parser *p, const char *what, const st_prop_def *defs, size_t n_defs,
-		       const uint8_t **ret, size_t *ret_len)
+static int build_props(parser *p, const char *kind, const char *tname, const st_prop_def *defs,
+		       size_t n_defs, const uint8_t **ret, size_t *ret_len)
 {
 	st_pb *pb = &p->pb;
 	st_pb_reset(pb);
@@ -337,7 +360,8 @@ static int build_props(parser *p, const char *what, const st_prop_def *defs, siz
 		const char *k = p->buf + rp->koff, *v = p->buf + rp->voff;
 		const st_prop_def *d = st_schema_find_prop(defs, n_defs, k, rp->klen);
 		if (!d)
-			return fail(p, ST_E_INVALID, "%s has no property '%.*s'", what, (int)rp->klen, k);
+			return fail(p, ST_E_INVALID, "%s type %s has no property '%.*s'", kind, tname,
+				    (int)rp->klen, k);
 		if (rp->kind == RK_NULL)
 			return fail(p, ST_E_INVALID, "property '%s' is null (leave it out instead)", d->name);
 		int r = 0;
@@ -409,11 +433,7 @@ static int build_props(parser *p, const char *what, const st_prop_def *defs, siz
 	int r = st_pb_finish(pb, ret, ret_len, p->diag);
 	if (r)
 		return fail(p, r, "%s", p->diag->msg);
-	for (size_t i = 0; i < n_defs; i++) {
-		st_prop tmp;
-		if (defs[i].required && st_props_get(*ret, *ret_len, defs[i].name, strlen(defs[i].name), &tmp) != 1)
-			return fail(p, ST_E_INVALID, "%s: missing required property '%s'", what, defs[i].name);
-	}
+	/* required properties are checked by the store (st_props_check) */
 	return 1;
 }
 
@@ -438,74 +458,252 @@ static int only(parser *p, unsigned allowed, const char *kind)
 	return 1;
 }
 
-static int record_done(parser *p)
+/* A record checked and typed by the reader thread, ready for the batch. */
+enum rec_kind { RK_NODE = 1, RK_EDGE, RK_COST };
+typedef struct typed {
+	uint64_t line;
+	int32_t kind, type;
+	const char *a, *b; /* id | src, dst | resource */
+	uint32_t alen, blen;
+	const uint8_t *blob;
+	uint32_t blob_len;
+	int32_t day;
+	uint16_t cur;
+	int64_t eff, billed;
+} typed;
+
+/* Check a parsed record's keys and convert its values to the schema's
+ * types (everything that needs no store access). */
+static int prepare_record(parser *p, typed *t)
 {
-	st_loc loc = {p->name, (uint32_t)(p->line > UINT32_MAX ? UINT32_MAX : p->line)};
-	const uint8_t *blob = NULL;
-	size_t blen = 0;
 	int r;
+	memset(t, 0, sizeof(*t));
+	t->line = p->line;
+	size_t blen = 0;
 	if (HAS(F_ID)) {
 		if (!only(p, 1u << F_ID | 1u << F_TYPE | 1u << F_PROPS, "node") || !need(p, F_TYPE))
 			return 0;
-		int t = st_schema_find_node_type(p->schema, FV(F_TYPE));
-		if (t < 0)
+		int ty = st_schema_find_node_type(p->schema, FV(F_TYPE));
+		if (ty < 0)
 			return fail(p, ST_E_INVALID, "unknown node type \"%.*s\"", (int)p->fv_len[F_TYPE],
 				    p->buf + p->fv_off[F_TYPE]);
-		const st_node_type *nt = st_schema_node_type(p->schema, (size_t)t);
-		char what[128];
-		snprintf(what, sizeof(what), "node type %s", nt->name);
-		if (!build_props(p, what, nt->props, nt->n_props, &blob, &blen))
+		const st_node_type *nt = st_schema_node_type(p->schema, (size_t)ty);
+		if (!build_props(p, "node", nt->name, nt->props, nt->n_props, &t->blob, &blen))
 			return 0;
-		if ((r = st_batch_node(p->batch, FV(F_ID), t, blob, blen, loc, p->diag)))
-			return fail(p, r, "%s", p->diag->msg);
-		p->acc->nodes++;
+		t->kind = RK_NODE;
+		t->type = ty;
+		t->a = p->buf + p->fv_off[F_ID];
+		t->alen = (uint32_t)p->fv_len[F_ID];
 	} else if (HAS(F_SRC) || HAS(F_DST)) {
 		if (!only(p, 1u << F_SRC | 1u << F_DST | 1u << F_TYPE | 1u << F_PROPS, "edge") ||
 		    !need(p, F_SRC) || !need(p, F_DST) || !need(p, F_TYPE))
 			return 0;
-		int t = st_schema_find_edge_type(p->schema, FV(F_TYPE));
-		if (t < 0)
+		int ty = st_schema_find_edge_type(p->schema, FV(F_TYPE));
+		if (ty < 0)
 			return fail(p, ST_E_INVALID, "unknown edge type \"%.*s\"", (int)p->fv_len[F_TYPE],
 				    p->buf + p->fv_off[F_TYPE]);
-		const st_edge_type *et = st_schema_edge_type(p->schema, (size_t)t);
-		char what[128];
-		snprintf(what, sizeof(what), "edge type %s", et->name);
-		if (!build_props(p, what, et->props, et->n_props, &blob, &blen))
+		const st_edge_type *et = st_schema_edge_type(p->schema, (size_t)ty);
+		if (!build_props(p, "edge", et->name, et->props, et->n_props, &t->blob, &blen))
 			return 0;
-		if ((r = st_batch_edge(p->batch, FV(F_SRC), FV(F_DST), t, blob, blen, loc, p->diag)))
-			return fail(p, r, "%s", p->diag->msg);
-		p->acc->edges++;
+		t->kind = RK_EDGE;
+		t->type = ty;
+		t->a = p->buf + p->fv_off[F_SRC];
+		t->alen = (uint32_t)p->fv_len[F_SRC];
+		t->b = p->buf + p->fv_off[F_DST];
+		t->blen = (uint32_t)p->fv_len[F_DST];
 	} else if (HAS(F_RESOURCE)) {
 		if (!only(p, 1u << F_RESOURCE | 1u << F_DAY | 1u << F_AMOUNT | 1u << F_BILLED | 1u << F_CURRENCY,
 			  "cost") ||
 		    !need(p, F_DAY) || !need(p, F_AMOUNT) || !need(p, F_CURRENCY))
 			return 0;
-		int32_t day;
-		int64_t eff, billed;
-		uint16_t cur;
-		if (st_day_parse(FV(F_DAY), &day))
+		if (st_day_parse(FV(F_DAY), &t->day))
 			return fail(p, ST_E_INVALID, "\"day\" must be a calendar day YYYY-MM-DD, got \"%.*s\"",
 				    (int)(p->fv_len[F_DAY] > 40 ? 40 : p->fv_len[F_DAY]), p->buf + p->fv_off[F_DAY]);
-		if ((r = st_money_parse(FV(F_AMOUNT), &eff)))
+		if ((r = st_money_parse(FV(F_AMOUNT), &t->eff)))
 			return fail(p, ST_E_INVALID, "\"amount\" %.*s: %s", (int)p->fv_len[F_AMOUNT],
 				    p->buf + p->fv_off[F_AMOUNT],
 				    r == ST_E_LIMIT ? "more than 6 decimals or out of range"
 						    : "must be a plain decimal (no exponent)");
-		billed = eff;
-		if (HAS(F_BILLED) && (r = st_money_parse(FV(F_BILLED), &billed)))
+		t->billed = t->eff;
+		if (HAS(F_BILLED) && (r = st_money_parse(FV(F_BILLED), &t->billed)))
 			return fail(p, ST_E_INVALID, "\"billed\" %.*s: %s", (int)p->fv_len[F_BILLED],
 				    p->buf + p->fv_off[F_BILLED],
 				    r == ST_E_LIMIT ? "more than 6 decimals or out of range"
 						    : "must be a plain decimal (no exponent)");
-		if (st_currency_parse(FV(F_CURRENCY), &cur))
+		if (st_currency_parse(FV(F_CURRENCY), &t->cur))
 			return fail(p, ST_E_INVALID, "\"currency\" must be a 3-letter upper-case ISO 4217 code");
-		if ((r = st_batch_cost(p->batch, FV(F_RESOURCE), day, cur, eff, billed, loc, p->diag)))
-			return fail(p, r, "%s", p->diag->msg);
-		p->acc->costs++;
+		t->kind = RK_COST;
+		t->a = p->buf + p->fv_off[F_RESOURCE];
+		t->alen = (uint32_t)p->fv_len[F_RESOURCE];
 	} else {
 		return fail(p, ST_E_INVALID, "not a record: needs \"id\" (node), \"src\" (edge) or \"resource\" (cost fact)");
 	}
+	t->blob_len = (uint32_t)blen;
 	return 1;
+}
+
+/* Hand a typed record to the batch (the applying thread). */
+static int apply_typed(parser *c, const typed *t)
+{
+	st_loc loc = {c->name, (uint32_t)(t->line > UINT32_MAX ? UINT32_MAX : t->line)};
+	int r = 0;
+	c->line = t->line;
+	switch (t->kind) {
+	case RK_NODE:
+		r = st_batch_node(c->batch, t->a, t->alen, t->type, t->blob, t->blob_len, loc, c->diag);
+		c->acc->nodes++;
+		break;
+	case RK_EDGE:
+		r = st_batch_edge(c->batch, t->a, t->alen, t->b, t->blen, t->type, t->blob, t->blob_len, loc,
+				  c->diag);
+		c->acc->edges++;
+		break;
+	case RK_COST:
+		r = st_batch_cost(c->batch, t->a, t->alen, t->day, t->cur, t->eff, t->billed, loc, c->diag);
+		c->acc->costs++;
+		break;
+	}
+	if (r)
+		return fail(c, r, "%s", c->diag->msg);
+	return 1;
+}
+
+/* ------------------------------------------------------------- pipeline */
+
+/* The reader thread reads the files, splits lines and runs yajl; each parsed
+ * record (its field values, raw properties and line number) is serialised
+ * into a block.  The calling thread takes blocks in order and applies the
+ * records to the batch (schema typing, validation, id resolution), so the
+ * two halves of the work run on two cores.  Errors keep their order: the
+ * reader's first error travels in the block after the last good record. */
+
+#define QBLOCK_BYTES (1u << 20)
+#define QDEPTH 16
+
+typedef struct qblock {
+	char *data;
+	size_t len, cap;
+	const char *name; /* file of the records */
+	int err;          /* reader error after the records, with diag */
+	st_diag diag;
+	bool last;
+	struct qblock *next;
+} qblock;
+
+typedef struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	qblock *head, *tail, *free_list;
+	size_t n_full;
+	bool stop; /* the applier gave up: the reader ends early */
+	const char *const *paths;
+	size_t n_paths;
+	const st_schema *schema;
+	st_import_result acc; /* reader's counts: lines, bytes */
+	qblock *cur;
+} pipeline;
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static qblock *block_get(pipeline *pl, const char *name)
+{
+	pthread_mutex_lock(&pl->mu);
+	qblock *b = pl->free_list;
+	if (b)
+		pl->free_list = b->next;
+	pthread_mutex_unlock(&pl->mu);
+	if (!b) {
+		b = st_xcalloc(1, sizeof(*b));
+		b->cap = QBLOCK_BYTES + 4096;
+		b->data = st_xmalloc(b->cap);
+	}
+	b->len = 0;
+	b->name = name;
+	b->err = 0;
+	b->last = false;
+	b->next = NULL;
+	return b;
+}
+
+/* Hand a block to the applier; waits while QDEPTH blocks are queued.
+ * Returns false if the applier stopped. */
+static bool block_put(pipeline *pl, qblock *b)
+{
+	pthread_mutex_lock(&pl->mu);
+	while (pl->n_full >= QDEPTH && !pl->stop)
+		pthread_cond_wait(&pl->cv, &pl->mu);
+	bool ok = !pl->stop;
+	if (pl->tail)
+		pl->tail->next = b;
+	else
+		pl->head = b;
+	pl->tail = b;
+	pl->n_full++;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	return ok;
+}
+
+static qblock *block_take(pipeline *pl)
+{
+	pthread_mutex_lock(&pl->mu);
+	while (!pl->head)
+		pthread_cond_wait(&pl->cv, &pl->mu);
+	qblock *b = pl->head;
+	pl->head = b->next;
+	if (!pl->head)
+		pl->tail = NULL;
+	pl->n_full--;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	return b;
+}
+
+static void block_recycle(pipeline *pl, qblock *b)
+{
+	pthread_mutex_lock(&pl->mu);
+	b->next = pl->free_list;
+	pl->free_list = b;
+	pthread_mutex_unlock(&pl->mu);
+}
+
+static int emit_record(parser *p)
+{
+	typed t;
+	if (!prepare_record(p, &t))
+		return 0;
+	pipeline *pl = p->pl;
+	qblock *b = pl->cur;
+	size_t need = sizeof(typed) + align8(t.alen) + align8(t.blen) + align8(t.blob_len);
+	if (b->len + need > b->cap) {
+		b->cap = b->len + need + 4096;
+		b->data = st_xrealloc(b->data, b->cap);
+	}
+	char *d = b->data + b->len;
+	memcpy(d, &t, sizeof(t)); /* the pointers are rebuilt by the applier */
+	d += sizeof(t);
+	memcpy(d, t.a, t.alen);
+	d += align8(t.alen);
+	if (t.blen)
+		memcpy(d, t.b, t.blen);
+	d += align8(t.blen);
+	if (t.blob_len)
+		memcpy(d, t.blob, t.blob_len);
+	b->len += need;
+	if (b->len >= QBLOCK_BYTES) {
+		if (!block_put(pl, b))
+			return fail(p, ST_E_INVALID, "import stopped");
+		pl->cur = block_get(pl, b->name);
+	}
+	return 1;
+}
+
+static int record_done(parser *p)
+{
+	return emit_record(p);
 }
 
 static int parse_line(parser *p, yajl_handle h, const char *s, size_t n)
@@ -541,27 +739,22 @@ static int parse_line(parser *p, yajl_handle h, const char *s, size_t n)
 	return 0;
 }
 
-int st_import_stream(st_batch *b, FILE *f, const char *name, st_import_result *acc, st_diag *diag)
+/* Read and parse one stream into the pipeline. */
+static int read_stream(parser *p, FILE *f)
 {
-	parser p = {0};
-	p.batch = b;
-	p.name = name;
-	p.diag = diag;
-	p.acc = acc;
-	p.cur_field = -1;
-	p.schema = st__batch_schema(b);
-	st_pb_init(&p.pb);
-	yajl_handle h = yajl_alloc(&callbacks, NULL, &p);
+	yajl_handle h = yajl_alloc(&callbacks, NULL, p);
 	yajl_config(h, yajl_allow_multiple_values, 1);
 	size_t cap = READ_CHUNK, have = 0;
 	char *buf = st_xmalloc(cap);
 	int r = 0;
 	bool eof = false;
+	p->line = 0;
+	p->depth = 0;
 	while (!eof && !r) {
 		if (have == cap) {
 			if (cap >= LINE_MAX_BYTES + READ_CHUNK) {
-				r = st_diag_set(diag, ST_E_LIMIT, "%s:%llu: line longer than %u bytes", name,
-						(unsigned long long)p.line + 1, LINE_MAX_BYTES);
+				r = st_diag_set(p->diag, ST_E_LIMIT, "%s:%llu: line longer than %u bytes", p->name,
+						(unsigned long long)p->line + 1, LINE_MAX_BYTES);
 				break;
 			}
 			cap *= 2;
@@ -570,26 +763,26 @@ int st_import_stream(st_batch *b, FILE *f, const char *name, st_import_result *a
 		size_t got = fread(buf + have, 1, cap - have, f);
 		if (got == 0) {
 			if (ferror(f)) {
-				r = st_diag_set(diag, ST_E_IO, "%s: read error: %s", name, strerror(errno));
+				r = st_diag_set(p->diag, ST_E_IO, "%s: read error: %s", p->name, strerror(errno));
 				break;
 			}
 			eof = true;
 		}
-		acc->bytes += got;
+		p->acc->bytes += got;
 		have += got;
 		size_t start = 0;
 		for (;;) {
 			char *nl = memchr(buf + start, '\n', have - start);
 			if (!nl) {
 				if (eof && start < have) { /* last line without newline */
-					p.line++;
-					r = parse_line(&p, h, buf + start, have - start);
+					p->line++;
+					r = parse_line(p, h, buf + start, have - start);
 					start = have;
 				}
 				break;
 			}
-			p.line++;
-			r = parse_line(&p, h, buf + start, (size_t)(nl - (buf + start)));
+			p->line++;
+			r = parse_line(p, h, buf + start, (size_t)(nl - (buf + start)));
 			start = (size_t)(nl - buf) + 1;
 			if (r)
 				break;
@@ -599,11 +792,75 @@ int st_import_stream(st_batch *b, FILE *f, const char *name, st_import_result *a
 	}
 	free(buf);
 	yajl_free(h);
-	st_pb_free(&p.pb);
+	return r;
+}
+
+static void *reader_main(void *arg)
+{
+	pipeline *pl = arg;
+	st_diag diag = {{0}};
+	parser p = {0};
+	p.diag = &diag;
+	p.acc = &pl->acc;
+	p.cur_field = -1;
+	p.pl = pl;
+	p.schema = pl->schema;
+	st_pb_init(&p.pb);
+	int r = 0;
+	for (size_t i = 0; i < pl->n_paths && !r; i++) {
+		bool is_stdin = strcmp(pl->paths[i], "-") == 0;
+		p.name = is_stdin ? "<stdin>" : pl->paths[i];
+		if (pl->cur->len && !block_put(pl, pl->cur)) {
+			pl->cur = NULL;
+			r = ST_E_INVALID;
+			break;
+		}
+		if (pl->cur->len)
+			pl->cur = block_get(pl, p.name);
+		pl->cur->name = p.name;
+		FILE *f = is_stdin ? stdin : fopen(pl->paths[i], "rb");
+		if (!f) {
+			r = st_diag_set(&diag, ST_E_IO, "%s: %s", pl->paths[i], strerror(errno));
+			break;
+		}
+		r = read_stream(&p, f);
+		if (!is_stdin)
+			fclose(f);
+	}
+	if (pl->cur) {
+		pl->cur->err = r;
+		if (r)
+			pl->cur->diag = diag;
+		pl->cur->last = true;
+		block_put(pl, pl->cur);
+		pl->cur = NULL;
+	}
 	free(p.buf);
 	free(p.props);
 	free(p.items);
-	return r;
+	st_pb_free(&p.pb);
+	return NULL;
+}
+
+/* Apply every record of a block; 0 or the first error. */
+static int apply_block(parser *c, const qblock *b)
+{
+	const char *d = b->data, *end = b->data + b->len;
+	c->name = b->name;
+	while (d < end) {
+		typed t;
+		memcpy(&t, d, sizeof(t));
+		d += sizeof(t);
+		t.a = d;
+		d += align8(t.alen);
+		t.b = d;
+		d += align8(t.blen);
+		t.blob = (const uint8_t *)d;
+		d += align8(t.blob_len);
+		if (!apply_typed(c, &t))
+			return c->err ? c->err : ST_E_INVALID;
+	}
+	return 0;
 }
 
 static double now_seconds(void)
@@ -622,20 +879,50 @@ int st_import_files(st_store *st, const char *source, const char *const *paths, 
 	int r = st_batch_begin(st, source, &b, diag);
 	if (r)
 		return r;
-	for (size_t i = 0; i < n_paths && !r; i++) {
-		bool is_stdin = strcmp(paths[i], "-") == 0;
-		FILE *f = is_stdin ? stdin : fopen(paths[i], "rb");
-		if (!f) {
-			r = st_diag_set(diag, ST_E_IO, "%s: %s", paths[i], strerror(errno));
-			break;
-		}
-		r = st_import_stream(b, f, is_stdin ? "<stdin>" : paths[i], &acc, diag);
-		if (!is_stdin)
-			fclose(f);
+	pipeline pl = {0};
+	pthread_mutex_init(&pl.mu, NULL);
+	pthread_cond_init(&pl.cv, NULL);
+	pl.paths = paths;
+	pl.n_paths = n_paths;
+	pl.schema = st__batch_schema(b);
+	pl.cur = block_get(&pl, n_paths ? paths[0] : "");
+	pthread_t reader;
+	if ((r = pthread_create(&reader, NULL, reader_main, &pl))) {
+		st_batch_abort(b);
+		block_recycle(&pl, pl.cur);
+		r = st_diag_set(diag, -r, "import: cannot start the reader thread");
+		goto out;
 	}
+	pthread_setname_np(reader, "st-import-read");
+	parser c = {0};
+	c.batch = b;
+	c.schema = st__batch_schema(b);
+	c.diag = diag;
+	c.acc = &acc;
+	for (bool last = false; !last;) {
+		qblock *blk = block_take(&pl);
+		last = blk->last;
+		if (!r) {
+			r = apply_block(&c, blk);
+			if (!r && blk->err) {
+				r = blk->err;
+				*diag = blk->diag;
+			}
+			if (r) {
+				pthread_mutex_lock(&pl.mu);
+				pl.stop = true;
+				pthread_cond_broadcast(&pl.cv);
+				pthread_mutex_unlock(&pl.mu);
+			}
+		}
+		block_recycle(&pl, blk);
+	}
+	pthread_join(reader, NULL);
+	acc.lines = pl.acc.lines;
+	acc.bytes = pl.acc.bytes;
 	if (r) {
 		st_batch_abort(b);
-		return r;
+		goto out;
 	}
 	double t1 = now_seconds();
 	r = st_batch_commit(b, &acc.revision, diag);
@@ -643,6 +930,15 @@ int st_import_files(st_store *st, const char *source, const char *const *paths, 
 	acc.commit_seconds = now_seconds() - t1;
 	if (!r && ret)
 		*ret = acc;
+out:
+	while (pl.free_list) {
+		qblock *n = pl.free_list->next;
+		free(pl.free_list->data);
+		free(pl.free_list);
+		pl.free_list = n;
+	}
+	pthread_mutex_destroy(&pl.mu);
+	pthread_cond_destroy(&pl.cv);
 	return r;
 }
 

@@ -22,12 +22,10 @@ typedef struct st_import_result {
 	double parse_seconds, commit_seconds;
 } st_import_result;
 
-/* Import files (a path of "-" is standard input) on behalf of `source`. */
+/* Import files (a path of "-" is standard input) on behalf of `source`.
+ * A reader thread parses while the calling thread validates and batches. */
 int st_import_files(st_store *st, const char *source, const char *const *paths, size_t n_paths,
 		    st_import_result *ret_result, st_diag *diag);
-
-/* Import from an open stream; `name` is used in messages. */
-int st_import_stream(st_batch *b, FILE *f, const char *name, st_import_result *acc, st_diag *diag);
 
 /* Canonical export of a snapshot: nodes, edges and cost facts to three
  * streams (they may be the same stream).  Errors: ST_E_IO, ST_E_STORE. */

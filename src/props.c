@@ -223,11 +223,13 @@ void st_pb_map_add(st_pb *pb, const char *k, size_t klen, const char *v, size_t 
 	kv->vlen = (uint32_t)vlen;
 }
 
+/* Bytewise order of two short strings (property keys: inline, no memcmp call). */
 static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
-	int c = memcmp(a, b, al < bl ? al : bl);
-	if (c)
-		return c;
+	size_t m = al < bl ? al : bl;
+	for (size_t i = 0; i < m; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
 	return al < bl ? -1 : al > bl ? 1 : 0;
 }
 
@@ -285,7 +287,11 @@ int st_pb_finish(st_pb *pb, const uint8_t **ret_blob, size_t *ret_len, st_diag *
 {
 	if (pb->n_ents > 1) {
 		sort_base = pb->buf;
-		qsort(pb->ents, pb->n_ents, sizeof(*pb->ents), ent_cmp);
+		bool sorted = true; /* canonical input arrives sorted: skip qsort */
+		for (size_t i = 1; i < pb->n_ents && sorted; i++)
+			sorted = ent_cmp(&pb->ents[i - 1], &pb->ents[i]) < 0;
+		if (!sorted)
+			qsort(pb->ents, pb->n_ents, sizeof(*pb->ents), ent_cmp);
 		for (size_t i = 1; i < pb->n_ents; i++) {
 			if (ent_cmp(&pb->ents[i - 1], &pb->ents[i]) == 0) {
 				const uint8_t *k = pb->buf + pb->ents[i].off;
@@ -444,13 +450,13 @@ int st_props_check(const uint8_t *blob, size_t len, const st_prop_def *defs, siz
 					   (int)p.klen, p.key);
 		prev = p.key;
 		prevlen = p.klen;
-		while (di < n_defs && bytes_cmp(defs[di].name, strlen(defs[di].name), p.key, p.klen) < 0) {
+		while (di < n_defs && bytes_cmp(defs[di].name, defs[di].name_len, p.key, p.klen) < 0) {
 			if (defs[di].required)
 				return st_diag_set(diag, ST_E_INVALID, "missing required property '%s'",
 						   defs[di].name);
 			di++;
 		}
-		if (di == n_defs || bytes_cmp(defs[di].name, strlen(defs[di].name), p.key, p.klen) != 0)
+		if (di == n_defs || bytes_cmp(defs[di].name, defs[di].name_len, p.key, p.klen) != 0)
 			return st_diag_set(diag, ST_E_INVALID, "unknown property '%.*s'", (int)p.klen, p.key);
 		if (defs[di].type != p.type)
 			return st_diag_set(diag, ST_E_INVALID, "property '%.*s' must be %s, not %s",

@@ -20,6 +20,7 @@
  * commit/abort.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,9 +506,9 @@ struct st_batch {
 	uint16_t source;
 	char *source_name;
 	arena mem;
-	/* open-addressing hash: node id string -> index into nodes */
-	uint32_t *slots;
-	uint64_t *slot_hash;
+	/* open-addressing hash: node id string -> index into nodes; hash and
+	 * index side by side so a probe touches one cache line */
+	struct hslot { uint64_t hash; const char *key; uint32_t idx, klen; } *slots;
 	size_t n_slots;
 	VEC(bnode) nodes;
 	VEC(bedge) edges;
@@ -517,6 +518,8 @@ struct st_batch {
 	VEC(st_id) ndel;
 	uint32_t next_id;
 	uint64_t n_node_upserts;
+	uint32_t recent[2]; /* resolve() cache: node entry indexes */
+	int recent_next;
 	/* origin interning cache */
 	const char *last_origin;
 	char *last_origin_copy;
@@ -548,22 +551,19 @@ static uint64_t hash_bytes(const char *p, size_t n)
 static void hash_grow(st_batch *b)
 {
 	size_t nn = b->n_slots ? b->n_slots * 2 : 1u << 12;
-	uint32_t *slots = st_xmalloc(nn * sizeof(uint32_t));
-	uint64_t *hs = st_xmalloc(nn * sizeof(uint64_t));
-	memset(slots, 0xff, nn * sizeof(uint32_t));
+	struct hslot *slots = st_xmalloc(nn * sizeof(*slots));
+	for (size_t i = 0; i < nn; i++)
+		slots[i].idx = UINT32_MAX;
 	for (size_t i = 0; i < b->n_slots; i++) {
-		if (b->slots[i] == UINT32_MAX)
+		if (b->slots[i].idx == UINT32_MAX)
 			continue;
-		size_t j = b->slot_hash[i] & (nn - 1);
-		while (slots[j] != UINT32_MAX)
+		size_t j = b->slots[i].hash & (nn - 1);
+		while (slots[j].idx != UINT32_MAX)
 			j = (j + 1) & (nn - 1);
 		slots[j] = b->slots[i];
-		hs[j] = b->slot_hash[i];
 	}
 	free(b->slots);
-	free(b->slot_hash);
 	b->slots = slots;
-	b->slot_hash = hs;
 	b->n_slots = nn;
 }
 
@@ -573,17 +573,14 @@ static uint32_t hash_find(st_batch *b, const char *key, size_t klen, uint64_t h,
 {
 	size_t mask = b->n_slots - 1, j = h & mask;
 	for (;;) {
-		uint32_t idx = b->slots[j];
-		if (idx == UINT32_MAX) {
+		const struct hslot *sl = &b->slots[j];
+		if (sl->idx == UINT32_MAX) {
 			*ret_slot = j;
 			return UINT32_MAX;
 		}
-		if (b->slot_hash[j] == h) {
-			const bnode *n = &b->nodes.v[idx];
-			if (n->klen == klen && memcmp(n->key, key, klen) == 0) {
-				*ret_slot = j;
-				return idx;
-			}
+		if (sl->hash == h && sl->klen == klen && memcmp(sl->key, key, klen) == 0) {
+			*ret_slot = j;
+			return sl->idx;
 		}
 		j = (j + 1) & mask;
 	}
@@ -593,8 +590,10 @@ static uint32_t hash_insert(st_batch *b, size_t slot, uint64_t h, const bnode *n
 {
 	uint32_t idx = (uint32_t)b->nodes.n;
 	VEC_PUSH(b->nodes, *n);
-	b->slots[slot] = idx;
-	b->slot_hash[slot] = h;
+	b->slots[slot].hash = h;
+	b->slots[slot].key = n->key;
+	b->slots[slot].klen = n->klen;
+	b->slots[slot].idx = idx;
 	return idx;
 }
 
@@ -612,15 +611,31 @@ static int read_node_type(st_batch *b, st_id id, int *ret_type)
 
 /* Resolve a node id string: from this batch, else from the store (cached in
  * the table).  Returns the entry index, UINT32_MAX if unknown, or sets *rc. */
-static uint32_t resolve(st_batch *b, const char *key, size_t klen, int *rc)
+static uint32_t resolve_at(st_batch *b, const char *key, size_t klen, int *rc, size_t *ret_slot,
+			   uint64_t *ret_hash)
 {
 	*rc = 0;
+	/* records come in runs (a resource's 30 days of cost, a node's edges):
+	 * a two-entry cache of the last hits skips the hash table */
+	for (int i = 0; i < 2; i++) {
+		uint32_t ci = b->recent[i];
+		if (ci != UINT32_MAX && b->nodes.v[ci].klen == klen &&
+		    memcmp(b->nodes.v[ci].key, key, klen) == 0)
+			return ci;
+	}
 	if ((b->nodes.n + 1) * 4 > b->n_slots * 3)
 		hash_grow(b);
 	uint64_t h = hash_bytes(key, klen);
 	size_t slot;
 	uint32_t idx = hash_find(b, key, klen, h, &slot);
-	if (idx != UINT32_MAX || b->fresh[DB_STR2ID])
+	*ret_slot = slot;
+	*ret_hash = h;
+	if (idx != UINT32_MAX) {
+		b->recent[b->recent_next] = idx;
+		b->recent_next ^= 1;
+		return idx;
+	}
+	if (b->fresh[DB_STR2ID])
 		return idx;
 	MDB_val k = {klen, (void *)key}, v;
 	int r = mdb_get(b->txn, b->st->dbi[DB_STR2ID], &k, &v);
@@ -640,6 +655,13 @@ static uint32_t resolve(st_batch *b, const char *key, size_t klen, int *rc)
 	n.klen = (uint32_t)klen;
 	n.flags = NF_EXISTS;
 	return hash_insert(b, slot, h, &n);
+}
+
+static uint32_t resolve(st_batch *b, const char *key, size_t klen, int *rc)
+{
+	size_t slot;
+	uint64_t h;
+	return resolve_at(b, key, klen, rc, &slot, &h);
 }
 
 static int origin_id(st_batch *b, const char *origin, uint32_t *ret, st_diag *diag)
@@ -694,6 +716,7 @@ int st_batch_begin(st_store *st, const char *source, st_batch **ret_batch, st_di
 	b->source = (uint16_t)src;
 	b->source_name = st_xstrndup(source, slen);
 	b->next_id = 1;
+	b->recent[0] = b->recent[1] = UINT32_MAX;
 	rc = meta_get(b->txn, st, "next_id", &b->next_id, 4);
 	if (rc && rc != MDB_NOTFOUND) {
 		st_batch_abort(b);
@@ -714,7 +737,6 @@ void st_batch_abort(st_batch *b)
 		mdb_txn_abort(b->txn);
 	arena_free(&b->mem);
 	free(b->slots);
-	free(b->slot_hash);
 	free(b->nodes.v);
 	free(b->edges.v);
 	free(b->costs.v);
@@ -757,7 +779,9 @@ int st_batch_node(st_batch *b, const char *id, size_t idlen, int type, const uin
 	if ((r = origin_id(b, loc.origin, &org, diag)))
 		return r;
 	int rc;
-	uint32_t idx = resolve(b, id, idlen, &rc);
+	size_t slot;
+	uint64_t h;
+	uint32_t idx = resolve_at(b, id, idlen, &rc, &slot, &h);
 	if (rc)
 		return mdb_fail(rc, diag, "lookup");
 	bnode *n;
@@ -770,9 +794,7 @@ int st_batch_node(st_batch *b, const char *id, size_t idlen, int type, const uin
 		nn.id = b->next_id++;
 		nn.type = type;
 		nn.flags = NF_NEW;
-		size_t slot;
-		hash_find(b, id, idlen, hash_bytes(id, idlen), &slot);
-		idx = hash_insert(b, slot, hash_bytes(id, idlen), &nn);
+		idx = hash_insert(b, slot, h, &nn);
 	}
 	n = &b->nodes.v[idx];
 	if (n->type != type) {
@@ -943,27 +965,27 @@ typedef struct skey {
 
 static void radix_sort(skey *a, size_t n, unsigned bits)
 {
+	enum { DIGIT = 11, BUCKETS = 1 << DIGIT };
 	if (n < 2)
 		return;
 	skey *tmp = st_xmalloc(n * sizeof(skey));
-	size_t *cnt = st_xmalloc(65536 * sizeof(size_t));
-	for (unsigned shift = 0; shift < bits; shift += 16) {
-		memset(cnt, 0, 65536 * sizeof(size_t));
+	size_t cnt[BUCKETS];
+	for (unsigned shift = 0; shift < bits; shift += DIGIT) {
+		memset(cnt, 0, sizeof(cnt));
 		for (size_t i = 0; i < n; i++)
-			cnt[(a[i].k >> shift) & 0xffff]++;
-		if (cnt[(a[0].k >> shift) & 0xffff] == n)
+			cnt[(a[i].k >> shift) & (BUCKETS - 1)]++;
+		if (cnt[(a[0].k >> shift) & (BUCKETS - 1)] == n)
 			continue; /* digit constant: pass would not move anything */
 		size_t sum = 0;
-		for (size_t d = 0; d < 65536; d++) {
+		for (size_t d = 0; d < BUCKETS; d++) {
 			size_t c = cnt[d];
 			cnt[d] = sum;
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			tmp[cnt[(a[i].k >> shift) & 0xffff]++] = a[i];
+			tmp[cnt[(a[i].k >> shift) & (BUCKETS - 1)]++] = a[i];
 		memcpy(a, tmp, n * sizeof(skey));
 	}
-	free(cnt);
 	free(tmp);
 }
 
@@ -1132,14 +1154,81 @@ static int delete_node(st_batch *b, st_id id, uint64_t *ecount, size_t n_ecount,
 	return mdb_del(txn, st->dbi[DB_NODES], &nk, NULL);
 }
 
-static int put_multiple(MDB_cursor *c, st_id key, const void *vals, size_t n, size_t size)
+/* Put n sorted DUPFIXED values under one key; `append` when the key is
+ * greater than every key in the database (a bulk load into an empty one). */
+static int put_multiple(MDB_cursor *c, st_id key, const void *vals, size_t n, size_t size, bool append)
 {
 	if (n == 0)
 		return 0;
 	unsigned int kk = key;
 	MDB_val k = {sizeof(unsigned int), &kk};
 	MDB_val v[2] = {{size, (void *)vals}, {n, NULL}};
-	return mdb_cursor_put(c, &k, v, MDB_MULTIPLE);
+	return mdb_cursor_put(c, &k, v, MDB_MULTIPLE | (append ? MDB_APPEND : 0));
+}
+
+/* qsort has no context argument in C17: the node table and byte offset for
+ * key_tail_cmp. */
+static _Thread_local const bnode *sort_nodes;
+static _Thread_local size_t sort_off;
+
+/* Order two node keys known to share their first sort_off bytes. */
+static int key_tail_cmp(const void *a, const void *b)
+{
+	const bnode *x = &sort_nodes[((const skey *)a)->idx], *y = &sort_nodes[((const skey *)b)->idx];
+	size_t m = x->klen < y->klen ? x->klen : y->klen;
+	int c = m > sort_off ? memcmp(x->key + sort_off, y->key + sort_off, m - sort_off) : 0;
+	if (c)
+		return c;
+	return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+static uint64_t key_chunk(const bnode *n, size_t off)
+{
+	uint64_t k = 0;
+	for (size_t i = off; i < off + 8; i++)
+		k = k << 8 | (i < n->klen ? (uint8_t)n->key[i] : 0);
+	return k;
+}
+
+/* Sort node entries bytewise by key, all sharing their first `off` bytes:
+ * radix on the next 8 bytes, then recurse into groups that tie.  Within a
+ * tie, keys ending inside the chunk are prefixes of the longer ones. */
+static void sort_keys(skey *a, size_t n, size_t off, const bnode *nodes)
+{
+	if (n < 2)
+		return;
+	if (n < 64) {
+		sort_nodes = nodes;
+		sort_off = off;
+		qsort(a, n, sizeof(skey), key_tail_cmp);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		a[i].k = key_chunk(&nodes[a[i].idx], off);
+	radix_sort(a, n, 64);
+	for (size_t lo = 0; lo < n;) {
+		size_t hi = lo + 1;
+		while (hi < n && a[hi].k == a[lo].k)
+			hi++;
+		if (hi - lo > 1) {
+			/* short keys (ending in this chunk) first, by length */
+			size_t ns = lo;
+			for (size_t i = lo; i < hi; i++) {
+				if (nodes[a[i].idx].klen <= off + 8) {
+					skey t = a[i];
+					memmove(a + ns + 1, a + ns, (i - ns) * sizeof(skey));
+					a[ns++] = t;
+				}
+			}
+			if (ns - lo > 1) {
+				sort_nodes = nodes;
+				sort_off = off;
+				qsort(a + lo, ns - lo, sizeof(skey), key_tail_cmp);
+			}
+			sort_keys(a + ns, hi - ns, off + 8, nodes);
+		}
+		lo = hi;
+	}
 }
 
 static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
@@ -1193,40 +1282,11 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 			order[j++] = (skey){(uint64_t)st->nt_s2st[n->type] << 32 | n->id, i};
 	}
 	if (b->fresh[DB_STR2ID]) {
-		/* sort new keys bytewise for appends: radix on an 8-byte prefix,
-		 * then fix up ties with insertion sort on the full key */
+		/* sort the new keys bytewise so they can be appended */
 		skey *s = st_xmalloc((n_new ? n_new : 1) * sizeof(skey));
-		for (size_t i = 0; i < n_new; i++) {
-			const bnode *n = &b->nodes.v[order[i].idx];
-			uint8_t pre[8] = {0};
-			memcpy(pre, n->key, n->klen < 8 ? n->klen : 8);
-			uint64_t k = 0;
-			for (int x = 0; x < 8; x++)
-				k = k << 8 | pre[x];
-			s[i] = (skey){k, order[i].idx};
-		}
-		radix_sort(s, n_new, 64);
-		for (size_t lo = 0; lo < n_new;) {
-			size_t hi = lo + 1;
-			while (hi < n_new && s[hi].k == s[lo].k)
-				hi++;
-			for (size_t x = lo + 1; x < hi; x++) { /* insertion sort by full key */
-				skey t = s[x];
-				const bnode *tn = &b->nodes.v[t.idx];
-				size_t y = x;
-				while (y > lo) {
-					const bnode *pn = &b->nodes.v[s[y - 1].idx];
-					size_t m = pn->klen < tn->klen ? pn->klen : tn->klen;
-					int c = memcmp(pn->key, tn->key, m);
-					if (c < 0 || (c == 0 && pn->klen <= tn->klen))
-						break;
-					s[y] = s[y - 1];
-					y--;
-				}
-				s[y] = t;
-			}
-			lo = hi;
-		}
+		for (size_t i = 0; i < n_new; i++)
+			s[i] = (skey){0, order[i].idx};
+		sort_keys(s, n_new, 0, b->nodes.v);
 		MDB_cursor *c;
 		if ((rc = mdb_cursor_open(txn, st->dbi[DB_STR2ID], &c)))
 			goto out;
@@ -1259,7 +1319,7 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 			ids[hi - lo] = (unsigned int)order[hi].k;
 			hi++;
 		}
-		rc = put_multiple(c, t, ids, hi - lo, sizeof(unsigned int));
+		rc = put_multiple(c, t, ids, hi - lo, sizeof(unsigned int), b->fresh[DB_BYTYPE]);
 		lo = hi;
 	}
 	mdb_cursor_close(c);
@@ -1269,24 +1329,61 @@ out:
 	return rc;
 }
 
-static int write_edges(st_batch *b, uint32_t rev, uint64_t *ecount, size_t n_ecount,
+/* Commit-time orderings are pure CPU work on the batch's arrays: they run on
+ * worker threads while the main thread writes nodes to LMDB. */
+typedef struct sort_job {
+	const st_batch *b;
+	skey *out; /* edges by (src, type, dst) or costs by (res, currency, day) */
+} sort_job;
+
+static void *sort_edges_job(void *arg)
+{
+	sort_job *j = arg;
+	size_t n = j->b->edges.n;
+	const bedge *ev = j->b->edges.v;
+	skey *s = st_xmalloc((n ? n : 1) * sizeof(skey));
+	for (size_t i = 0; i < n; i++)
+		s[i] = (skey){ev[i].dst, i};
+	radix_sort(s, n, 32);
+	for (size_t i = 0; i < n; i++) {
+		const bedge *e = &ev[s[i].idx];
+		s[i].k = (uint64_t)e->src << 16 | e->stype;
+	}
+	radix_sort(s, n, 48);
+	j->out = s;
+	return NULL;
+}
+
+static void *sort_costs_job(void *arg)
+{
+	sort_job *j = arg;
+	size_t n = j->b->costs.n;
+	const bcost *cv = j->b->costs.v;
+	skey *s = st_xmalloc((n ? n : 1) * sizeof(skey));
+	for (size_t i = 0; i < n; i++)
+		s[i] = (skey){(uint64_t)(uint32_t)cv[i].day, i};
+	radix_sort(s, n, 32);
+	for (size_t i = 0; i < n; i++) {
+		const bcost *c = &cv[s[i].idx];
+		s[i].k = (uint64_t)c->res << 16 | c->cur;
+	}
+	radix_sort(s, n, 48);
+	j->out = s;
+	return NULL;
+}
+
+/* Write the batch's edges in the order `s` (sort_edges_job; freed here). */
+static int write_edges(st_batch *b, skey *s, uint32_t rev, uint64_t *ecount, size_t n_ecount,
 		       const st_id *gone, size_t n_gone, wbuf *w, st_diag *diag)
 {
 	st_store *st = b->st;
 	MDB_txn *txn = b->txn;
 	size_t n = b->edges.n;
 	int rc = 0;
-	if (!n)
+	if (!n) {
+		free(s);
 		return 0;
-	skey *s = st_xmalloc(n * sizeof(skey));
-	for (size_t i = 0; i < n; i++)
-		s[i] = (skey){b->edges.v[i].dst, i};
-	radix_sort(s, n, 32);
-	for (size_t i = 0; i < n; i++) {
-		const bedge *e = &b->edges.v[s[i].idx];
-		s[i].k = (uint64_t)e->src << 16 | e->stype;
 	}
-	radix_sort(s, n, 48);
 	/* unique edges, the last of equal keys wins (the sort is stable) */
 	skey *in = st_xmalloc(n * sizeof(skey));
 	size_t n_in = 0;
@@ -1340,7 +1437,7 @@ static int write_edges(st_batch *b, uint32_t rev, uint64_t *ecount, size_t n_eco
 		if (e->stype < n_ecount)
 			ecount[e->stype]++;
 		if (e->src != out_node && n_outv) {
-			if ((rc = put_multiple(oc, out_node, outv, n_outv, 8)))
+			if ((rc = put_multiple(oc, out_node, outv, n_outv, 8, b->fresh[DB_OUT])))
 				goto out;
 			n_outv = 0;
 		}
@@ -1348,7 +1445,7 @@ static int write_edges(st_batch *b, uint32_t rev, uint64_t *ecount, size_t n_eco
 		outv[n_outv++] = (uint64_t)e->stype << 32 | e->dst;
 		in[n_in++] = (skey){(uint64_t)e->stype << 32 | e->src, e->dst};
 	}
-	if (n_outv && (rc = put_multiple(oc, out_node, outv, n_outv, 8)))
+	if (n_outv && (rc = put_multiple(oc, out_node, outv, n_outv, 8, b->fresh[DB_OUT])))
 		goto out;
 	/* reverse adjacency: sort by (dst, type, src) */
 	radix_sort(in, n_in, 48);
@@ -1368,7 +1465,7 @@ static int write_edges(st_batch *b, uint32_t rev, uint64_t *ecount, size_t n_eco
 			outv[hi - lo] = in[hi].idx;
 			hi++;
 		}
-		rc = put_multiple(oc, (st_id)in[lo].k, outv, hi - lo, 8);
+		rc = put_multiple(oc, (st_id)in[lo].k, outv, hi - lo, 8, b->fresh[DB_IN]);
 		lo = hi;
 	}
 out:
@@ -1397,23 +1494,17 @@ static void cost_ent(uint8_t *p, int32_t day, int64_t eff, int64_t billed)
 	memcpy(p + 12, &billed, 8);
 }
 
-static int write_costs(st_batch *b, uint64_t *ncost, const st_id *gone, size_t n_gone, wbuf *w,
-		       st_diag *diag)
+/* Write the batch's cost facts in the order `s` (sort_costs_job; freed here). */
+static int write_costs(st_batch *b, skey *s, uint64_t *ncost, const st_id *gone, size_t n_gone,
+		       wbuf *w, st_diag *diag)
 {
 	st_store *st = b->st;
 	size_t n = b->costs.n;
 	int rc = 0;
-	if (!n)
+	if (!n) {
+		free(s);
 		return 0;
-	skey *s = st_xmalloc(n * sizeof(skey));
-	for (size_t i = 0; i < n; i++)
-		s[i] = (skey){(uint64_t)(uint32_t)b->costs.v[i].day, i};
-	radix_sort(s, n, 32);
-	for (size_t i = 0; i < n; i++) {
-		const bcost *c = &b->costs.v[s[i].idx];
-		s[i].k = (uint64_t)c->res << 16 | c->cur;
 	}
-	radix_sort(s, n, 48);
 	MDB_cursor *cc;
 	if ((rc = mdb_cursor_open(b->txn, st->dbi[DB_COST], &cc))) {
 		free(s);
@@ -1429,11 +1520,12 @@ static int write_costs(st_batch *b, uint64_t *ncost, const st_id *gone, size_t n
 			break;
 		}
 		int32_t month = st_day_month(c0->day);
+		int32_t month_end = st_month_first_day(month + 1);
 		/* one key: same resource, currency and month */
 		size_t hi = lo, ne = 0;
 		while (hi < n) {
 			const bcost *c = &b->costs.v[s[hi].idx];
-			if (c->res != c0->res || c->cur != c0->cur || st_day_month(c->day) != month)
+			if (c->res != c0->res || c->cur != c0->cur || c->day >= month_end)
 				break;
 			hi++;
 		}
@@ -1509,6 +1601,9 @@ int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 	size_t n_gone = 0;
 	uint64_t *ecount = NULL;
 	size_t n_ecount = st->n_et_st;
+	sort_job ej = {b, NULL}, cj = {b, NULL};
+	pthread_t et, ct;
+	bool et_on = false, ct_on = false;
 
 	/* 1. resolve forward references */
 	for (size_t i = 0; i < b->pend.n; i++) {
@@ -1548,6 +1643,14 @@ int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 		e->dst = d->id;
 		e->flags = 0;
 	}
+
+	/* orderings on worker threads (joined before use, and on every exit) */
+	et_on = pthread_create(&et, NULL, sort_edges_job, &ej) == 0;
+	ct_on = pthread_create(&ct, NULL, sort_costs_job, &cj) == 0;
+	if (!et_on)
+		sort_edges_job(&ej);
+	if (!ct_on)
+		sort_costs_job(&cj);
 
 	uint64_t rev = 0;
 	rc = meta_get(txn, st, "rev", &rev, 8);
@@ -1607,11 +1710,23 @@ int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 		r = mdb_fail(rc, diag, "write nodes");
 		goto fail;
 	}
-	if ((rc = write_edges(b, (uint32_t)rev, ecount, n_ecount, gone, n_gone, &w, diag))) {
+	if (et_on) {
+		pthread_join(et, NULL);
+		et_on = false;
+	}
+	rc = write_edges(b, ej.out, (uint32_t)rev, ecount, n_ecount, gone, n_gone, &w, diag);
+	ej.out = NULL;
+	if (rc) {
 		r = rc == -1 ? ST_E_INVALID : mdb_fail(rc, diag, "write edges");
 		goto fail;
 	}
-	if ((rc = write_costs(b, &ncost, gone, n_gone, &w, diag))) {
+	if (ct_on) {
+		pthread_join(ct, NULL);
+		ct_on = false;
+	}
+	rc = write_costs(b, cj.out, &ncost, gone, n_gone, &w, diag);
+	cj.out = NULL;
+	if (rc) {
 		r = rc == -1 ? ST_E_INVALID : mdb_fail(rc, diag, "write costs");
 		goto fail;
 	}
@@ -1638,6 +1753,12 @@ int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 	st_batch_abort(b);
 	return 0;
 fail:
+	if (et_on)
+		pthread_join(et, NULL);
+	if (ct_on)
+		pthread_join(ct, NULL);
+	free(ej.out);
+	free(cj.out);
 	free(w.p);
 	free(gone);
 	free(ecount);
@@ -2072,7 +2193,7 @@ int st_snap_stats(st_snap *s, st_stats *ret)
 	struct stat sb;
 	snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
 	if (stat(path, &sb) == 0)
-		ret->store_bytes = (uint64_t)sb.st_size;
+		ret->store_bytes = (uint64_t)sb.st_blocks * 512; /* allocated: the file may be sparse */
 	return 0;
 }
 

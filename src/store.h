@@ -44,6 +44,8 @@ enum {
 	ST_OPEN_NOSYNC = 1u << 1, /* commits do not fsync (benchmarks, tests) */
 };
 
+
+
 /* Open (creating if needed, unless read-only) the store in directory `dir`.
  * The schema must outlive the store.  Errors: ST_E_STORE (LMDB failure, with
  * the LMDB message in diag), ST_E_VERSION (format mismatch), -ENOENT
@@ -212,7 +214,7 @@ typedef struct st_stats {
 	size_t n_node_types, n_edge_types; /* schema sizes */
 	uint64_t *node_count; /* [n_node_types], by schema index */
 	uint64_t *edge_count; /* [n_edge_types] */
-	uint64_t store_bytes;  /* size of the data file */
+	uint64_t store_bytes;  /* bytes allocated to the data file (it may be sparse) */
 	uint64_t used_bytes;   /* pages in use × page size */
 	uint32_t next_id;
 } st_stats;
