@@ -29,6 +29,8 @@ PACKAGES=(
 	libyaml-dev libhttp-parser-dev
 	# tests and tooling
 	libcmocka-dev lmdb-utils git ca-certificates
+	# benchmarks (bench/run-bench)
+	time
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
