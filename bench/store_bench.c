@@ -69,12 +69,12 @@ struct scan_acc {
 	uint64_t n, sum;
 };
 
-static int scan_cb(st_id node, const uint64_t *vals, size_t n, void *ctx)
+static int scan_cb(st_id node, const void *vals, size_t n, void *ctx)
 {
 	struct scan_acc *a = ctx;
 	uint64_t s = node;
 	for (size_t i = 0; i < n; i++)
-		s += vals[i]; /* touch every value */
+		s += st_adj_at(vals, i); /* touch every value */
 	a->sum += s;
 	a->n += n;
 	return 0;

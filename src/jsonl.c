@@ -1110,18 +1110,19 @@ static int export_edges_cb(const st_node *n, void *ctx)
 	if (st_snap_adj_open(x->snap, ST_OUT, src, &it))
 		return ST_E_STORE;
 	x->n_xe = 0;
-	const uint64_t *vals;
+	const void *vals;
 	size_t cnt;
 	int r;
 	while ((r = st_adj_next(&it, &vals, &cnt)) == 1) {
 		for (size_t i = 0; i < cnt; i++) {
+			uint64_t v = st_adj_at(vals, i);
 			if (x->n_xe == x->cap_xe) {
 				x->cap_xe = x->cap_xe ? x->cap_xe * 2 : 64;
 				x->xe = st_xrealloc(x->xe, x->cap_xe * sizeof(*x->xe));
 			}
-			int t = st_snap_adj_type(x->snap, vals[i]);
+			int t = st_snap_adj_type(x->snap, v);
 			st_node d;
-			if (t < 0 || st_snap_node(x->snap, st_adj_node(vals[i]), &d)) {
+			if (t < 0 || st_snap_node(x->snap, st_adj_node(v), &d)) {
 				st_adj_close(&it);
 				return x->err = st_diag_set(x->diag, ST_E_STORE, "export: dangling or untyped edge");
 			}
@@ -1132,7 +1133,8 @@ static int export_edges_cb(const st_node *n, void *ctx)
 	st_adj_close(&it);
 	if (r < 0)
 		return ST_E_STORE;
-	qsort(x->xe, x->n_xe, sizeof(*x->xe), xedge_cmp);
+	if (x->n_xe > 1)
+		qsort(x->xe, x->n_xe, sizeof(*x->xe), xedge_cmp);
 	for (size_t i = 0; i < x->n_xe; i++) {
 		const struct xedge *e = &x->xe[i];
 		st_edge ed;

@@ -1915,7 +1915,7 @@ int st_snap_adj_open(st_snap *s, st_dir dir, st_id node, st_adj_iter *it)
 	return 0;
 }
 
-int st_adj_next(st_adj_iter *it, const uint64_t **ret_vals, size_t *ret_n)
+int st_adj_next(st_adj_iter *it, const void **ret_vals, size_t *ret_n)
 {
 	MDB_cursor *c = it->cur;
 	MDB_val k = {sizeof(unsigned int), &it->node}, v;

@@ -164,10 +164,25 @@ int st_snap_edge(st_snap *s, st_id src, int type, st_id dst, st_edge *ret_edge);
 
 typedef enum st_dir { ST_OUT = 0, ST_IN = 1 } st_dir;
 
-/* Adjacency is returned as packed 64-bit values: (store edge type << 32) |
- * neighbour id, sorted ascending, so all neighbours over one edge type are
- * contiguous.  Use st_adj_type()/st_adj_node() to decode. */
+/* Adjacency is returned as chunks of packed 64-bit values: (store edge type
+ * << 32) | neighbour id, sorted ascending, so all neighbours over one edge
+ * type are contiguous.  Chunks point into LMDB pages and are NOT 8-byte
+ * aligned: read value i with st_adj_at(); decode with st_adj_node() and
+ * st_snap_adj_type(). */
+static inline uint64_t st_adj_at(const void *vals, size_t i)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, (const unsigned char *)vals + i * 8, 8);
+	return v;
+}
 static inline st_id st_adj_node(uint64_t v) { return (st_id)v; }
+/* Node id i of an st_snap_scan_type chunk (also possibly unaligned). */
+static inline st_id st_id_at(const void *ids, size_t i)
+{
+	st_id v;
+	__builtin_memcpy(&v, (const unsigned char *)ids + i * sizeof(st_id), sizeof(st_id));
+	return v;
+}
 int st_snap_adj_type(const st_snap *s, uint64_t v); /* schema edge type index or -1 */
 
 /* Neighbour cursor: call st_adj_next until it returns 0.  Each call yields a
@@ -179,16 +194,16 @@ typedef struct st_adj_iter {
 } st_adj_iter;
 int st_snap_adj_open(st_snap *s, st_dir dir, st_id node, st_adj_iter *it);
 /* 1 with (*ret_vals, *ret_n), 0 when done, <0 on error. */
-int st_adj_next(st_adj_iter *it, const uint64_t **ret_vals, size_t *ret_n);
+int st_adj_next(st_adj_iter *it, const void **ret_vals, size_t *ret_n);
 void st_adj_close(st_adj_iter *it);
 
 /* Full scan of one adjacency direction in node id order: calls fn(node, vals,
  * n, ctx) for each chunk; stops early if fn returns non-zero (returned). */
-typedef int (*st_adj_scan_fn)(st_id node, const uint64_t *vals, size_t n, void *ctx);
+typedef int (*st_adj_scan_fn)(st_id node, const void *vals, size_t n, void *ctx);
 int st_snap_adj_scan(st_snap *s, st_dir dir, st_adj_scan_fn fn, void *ctx);
 
 /* Node ids of one schema node type, ascending, in chunks (as adjacency). */
-typedef int (*st_id_scan_fn)(const st_id *ids, size_t n, void *ctx);
+typedef int (*st_id_scan_fn)(const void *ids, size_t n, void *ctx);
 int st_snap_scan_type(st_snap *s, int type, st_id_scan_fn fn, void *ctx);
 
 /* All nodes ordered by string id. */
