@@ -1912,7 +1912,39 @@ int st_snap_adj_open(st_snap *s, st_dir dir, st_id node, st_adj_iter *it)
 	it->cur = c;
 	it->node = node;
 	it->state = 0;
+	it->stype = -1;
 	return 0;
+}
+
+int st_snap_adj_open_type(st_snap *s, st_dir dir, st_id node, int type, st_adj_iter *it)
+{
+	const st_store *st = s->st;
+	if (type < 0 || (size_t)type >= st_schema_edge_type_count(st->schema))
+		return ST_E_NOTFOUND;
+	int r = st_snap_adj_open(s, dir, node, it);
+	if (r)
+		return r;
+	it->stype = st->et_s2st[type];
+	if (!it->stype)
+		it->state = 2; /* never stored: nothing to find */
+	return 0;
+}
+
+/* Trim a GET_MULTIPLE chunk to the values of it->stype; 0 if none are left
+ * in it (and marks the iterator done once past the type). */
+static size_t trim_to_type(st_adj_iter *it, const void **vals, size_t n)
+{
+	const unsigned char *p = *vals;
+	size_t lo = 0, hi = n;
+	while (lo < n && (st_adj_at(p, lo) >> 32) < (uint64_t)it->stype)
+		lo++;
+	hi = lo;
+	while (hi < n && (st_adj_at(p, hi) >> 32) == (uint64_t)it->stype)
+		hi++;
+	if (hi < n)
+		it->state = 2; /* values beyond the type: done after this chunk */
+	*vals = p + lo * 8;
+	return hi - lo;
 }
 
 int st_adj_next(st_adj_iter *it, const void **ret_vals, size_t *ret_n)
@@ -1922,28 +1954,49 @@ int st_adj_next(st_adj_iter *it, const void **ret_vals, size_t *ret_n)
 	int rc;
 	if (it->state == 2)
 		return 0;
-	if (it->state == 0) {
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	for (;;) {
+		if (it->state == 2)
+			return 0;
+		if (it->state == 0) {
+			if (it->stype >= 0) {
+				/* first value >= (type << 32): the type's run starts there */
+				/* v must carry the found value on: for a key with one
+				 * value LMDB keeps no sub-page and GET_MULTIPLE leaves
+				 * v as it is */
+				uint64_t first = (uint64_t)it->stype << 32;
+				v.mv_size = 8;
+				v.mv_data = &first;
+				rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+			} else {
+				rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+			}
+			if (rc == MDB_NOTFOUND) {
+				it->state = 2;
+				return 0;
+			}
+			if (rc)
+				return ST_E_STORE;
+			rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
+			it->state = 1;
+		} else {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
+		}
 		if (rc == MDB_NOTFOUND) {
 			it->state = 2;
 			return 0;
 		}
 		if (rc)
 			return ST_E_STORE;
-		rc = mdb_cursor_get(c, &k, &v, MDB_GET_MULTIPLE);
-		it->state = 1;
-	} else {
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_MULTIPLE);
+		const void *vals = v.mv_data;
+		size_t n = v.mv_size / 8;
+		if (it->stype >= 0)
+			n = trim_to_type(it, &vals, n);
+		if (n) {
+			*ret_vals = vals;
+			*ret_n = n;
+			return 1;
+		}
 	}
-	if (rc == MDB_NOTFOUND) {
-		it->state = 2;
-		return 0;
-	}
-	if (rc)
-		return ST_E_STORE;
-	*ret_vals = v.mv_data;
-	*ret_n = v.mv_size / 8;
-	return 1;
 }
 
 void st_adj_close(st_adj_iter *it)

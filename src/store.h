@@ -191,8 +191,14 @@ typedef struct st_adj_iter {
 	void *cur;
 	st_id node;
 	int state;
+	int32_t stype; /* store edge type filter, -1 for all */
 } st_adj_iter;
 int st_snap_adj_open(st_snap *s, st_dir dir, st_id node, st_adj_iter *it);
+/* Neighbours over one edge type only (schema index): positions the cursor
+ * at the first value of that type and stops at the last, so a node's other
+ * edge types are never read.  An edge type the store has never seen yields
+ * nothing. */
+int st_snap_adj_open_type(st_snap *s, st_dir dir, st_id node, int type, st_adj_iter *it);
 /* 1 with (*ret_vals, *ret_n), 0 when done, <0 on error. */
 int st_adj_next(st_adj_iter *it, const void **ret_vals, size_t *ret_n);
 void st_adj_close(st_adj_iter *it);

@@ -236,6 +236,79 @@ static void test_batch_and_reads(void **state)
 	st_snap_end(s);
 }
 
+/* neighbours over one edge type, as ids joined by ',' */
+static void typed_neighbours(fx *f, st_snap *s, const char *id, st_dir dir, const char *type, char *out,
+			     size_t cap)
+{
+	st_adj_iter it;
+	out[0] = '\0';
+	assert_int_equal(st_snap_adj_open_type(s, dir, lookup(s, id), ET(f, type), &it), 0);
+	const void *v;
+	size_t n;
+	int r;
+	while ((r = st_adj_next(&it, &v, &n)) == 1) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = st_adj_at(v, i);
+			assert_int_equal(st_snap_adj_type(s, x), ET(f, type));
+			st_node nd;
+			assert_int_equal(st_snap_node(s, st_adj_node(x), &nd), 0);
+			size_t l = strlen(out);
+			snprintf(out + l, cap - l, "%s%.*s", l ? "," : "", (int)nd.key_len, nd.key);
+		}
+	}
+	assert_int_equal(r, 0);
+	st_adj_close(&it);
+}
+
+static void test_neighbours_by_type(void **state)
+{
+	fx *f = *state;
+	build_small(f);
+	/* a node with many neighbours of several types (sub-database pages) */
+	st_batch *b = begin(f, "git");
+	char id[64];
+	for (int i = 0; i < 1500; i++) {
+		snprintf(id, sizeof(id), "service:c%04d", i);
+		add_node(b, f, id, "Service", NULL);
+		add_edge(b, f, id, "service:pay", i % 3 ? "CALLS" : "DEPENDS_ON");
+	}
+	commit(b);
+	verify(f);
+	st_snap *s;
+	st_diag d;
+	st_snap_begin(f->st, &s, &d);
+	char buf[65536];
+	/* single-value keys (no LMDB sub-page) */
+	typed_neighbours(f, s, "service:checkout", ST_OUT, "CALLS", buf, sizeof(buf));
+	assert_string_equal(buf, "service:pay");
+	typed_neighbours(f, s, "service:checkout", ST_OUT, "DEPENDS_ON", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	typed_neighbours(f, s, "service:pay", ST_OUT, "PROVIDES_API", buf, sizeof(buf));
+	assert_string_equal(buf, "api:pay");
+	typed_neighbours(f, s, "service:pay", ST_OUT, "CALLS", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	/* the hub: 1000 CALLS + the checkout one, 500 DEPENDS_ON + front, 1 OWNS */
+	size_t calls = 0, deps = 0, owns = 0;
+	typed_neighbours(f, s, "service:pay", ST_IN, "CALLS", buf, sizeof(buf));
+	for (char *p = buf; *p; p++)
+		calls += *p == ',';
+	typed_neighbours(f, s, "service:pay", ST_IN, "DEPENDS_ON", buf, sizeof(buf));
+	for (char *p = buf; *p; p++)
+		deps += *p == ',';
+	assert_non_null(strstr(buf, "service:front"));
+	typed_neighbours(f, s, "service:pay", ST_IN, "OWNS", buf, sizeof(buf));
+	assert_string_equal(buf, "team:pay");
+	(void)owns;
+	assert_int_equal(calls + 1, 1001);
+	assert_int_equal(deps + 1, 501);
+	/* an edge type never stored */
+	typed_neighbours(f, s, "service:pay", ST_IN, "SELECTS", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	st_adj_iter it;
+	assert_int_equal(st_snap_adj_open_type(s, ST_IN, lookup(s, "service:pay"), 9999, &it), ST_E_NOTFOUND);
+	st_snap_end(s);
+}
+
 static int count_ids(const void *ids, size_t n, void *ctx)
 {
 	(void)ids;
@@ -666,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_and_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_neighbours_by_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_commit_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert_and_provenance, setup, teardown),
