@@ -116,6 +116,40 @@ static st_store *open_store(const struct common *c, const st_schema *schema, boo
 	return st;
 }
 
+/* A read-only command's state: options, schema, store and one snapshot. */
+struct ro {
+	struct common c;
+	st_schema *schema;
+	st_store *st;
+	st_snap *s;
+};
+
+/* Parse options (no positional arguments allowed) and open a snapshot;
+ * exits with code 2 and a message on any failure. */
+static void ro_open(int argc, char **argv, const char *verb, struct ro *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (parse_common(argc, argv, &x->c) < argc) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "%s: unexpected argument", verb);
+		die_usage(msg);
+	}
+	x->schema = load_schema(&x->c);
+	x->st = open_store(&x->c, x->schema, true);
+	st_diag d = {{0}};
+	if (st_snap_begin(x->st, &x->s, &d)) {
+		fprintf(stderr, "stacktwin: %s\n", d.msg);
+		exit(EXIT_ERROR);
+	}
+}
+
+static void ro_close(struct ro *x)
+{
+	st_snap_end(x->s);
+	st_store_close(x->st);
+	st_schema_free(x->schema);
+}
+
 static int cmd_import(int argc, char **argv)
 {
 	struct common c = {0};
@@ -145,36 +179,28 @@ static int cmd_import(int argc, char **argv)
 
 static int cmd_export(int argc, char **argv)
 {
-	struct common c = {0};
-	int i = parse_common(argc, argv, &c);
-	if (i < argc)
-		die_usage("export: unexpected argument");
-	st_schema *schema = load_schema(&c);
-	st_store *st = open_store(&c, schema, true);
-	st_snap *s;
+	struct ro x;
+	ro_open(argc, argv, "export", &x);
 	st_diag d = {{0}};
-	int r = st_snap_begin(st, &s, &d);
+	int r = 0;
 	FILE *f[3] = {stdout, stdout, stdout};
 	static const char *const names[3] = {"nodes.jsonl", "edges.jsonl", "costs.jsonl"};
-	if (!r && c.out) {
-		if (mkdir(c.out, 0755) != 0 && errno != EEXIST) {
-			r = st_diag_set(&d, ST_E_IO, "%s: %s", c.out, strerror(errno));
-		}
+	if (x.c.out) {
+		if (mkdir(x.c.out, 0755) != 0 && errno != EEXIST)
+			r = st_diag_set(&d, ST_E_IO, "%s: %s", x.c.out, strerror(errno));
 		for (int k = 0; k < 3 && !r; k++) {
 			char path[4096];
-			snprintf(path, sizeof(path), "%s/%s", c.out, names[k]);
+			snprintf(path, sizeof(path), "%s/%s", x.c.out, names[k]);
 			if (!(f[k] = fopen(path, "w")))
 				r = st_diag_set(&d, ST_E_IO, "%s: %s", path, strerror(errno));
 		}
 	}
 	if (!r)
-		r = st_export(s, f[0], f[1], f[2], &d);
+		r = st_export(x.s, f[0], f[1], f[2], &d);
 	for (int k = 0; k < 3; k++)
 		if (f[k] && f[k] != stdout && fclose(f[k]) != 0 && !r)
 			r = st_diag_set(&d, ST_E_IO, "%s: close failed", names[k]);
-	st_snap_end(s);
-	st_store_close(st);
-	st_schema_free(schema);
+	ro_close(&x);
 	if (r) {
 		fprintf(stderr, "stacktwin: %s\n", d.msg);
 		return EXIT_ERROR;
@@ -189,24 +215,15 @@ static void gen_key(yajl_gen g, const char *k)
 
 static int cmd_stats(int argc, char **argv)
 {
-	struct common c = {0};
-	int i = parse_common(argc, argv, &c);
-	if (i < argc)
-		die_usage("stats: unexpected argument");
-	st_schema *schema = load_schema(&c);
-	st_store *st = open_store(&c, schema, true);
-	st_snap *s;
-	st_diag d = {{0}};
-	if (st_snap_begin(st, &s, &d)) {
-		fprintf(stderr, "stacktwin: %s\n", d.msg);
-		return EXIT_ERROR;
-	}
+	struct ro x;
+	ro_open(argc, argv, "stats", &x);
+	const st_schema *schema = x.schema;
 	st_stats stt;
-	st_snap_stats(s, &stt);
+	st_snap_stats(x.s, &stt);
 	char when[32] = "never";
 	if (stt.revision_time)
 		st_timestamp_format(stt.revision_time, when);
-	if (c.json) {
+	if (x.c.json) {
 		yajl_gen g = yajl_gen_alloc(NULL);
 		yajl_gen_config(g, yajl_gen_beautify, 1);
 		yajl_gen_map_open(g);
@@ -248,7 +265,7 @@ static int cmd_stats(int argc, char **argv)
 		fwrite(buf, 1, len, stdout);
 		yajl_gen_free(g);
 	} else {
-		printf("store       %s\n", c.db);
+		printf("store       %s\n", x.c.db);
 		printf("revision    %llu (%s)\n", (unsigned long long)stt.revision, when);
 		printf("nodes       %llu\n", (unsigned long long)stt.nodes);
 		printf("edges       %llu\n", (unsigned long long)stt.edges);
@@ -267,30 +284,20 @@ static int cmd_stats(int argc, char **argv)
 				       (unsigned long long)stt.edge_count[t]);
 	}
 	st_stats_free(&stt);
-	st_snap_end(s);
-	st_store_close(st);
-	st_schema_free(schema);
+	ro_close(&x);
 	return 0;
 }
 
 static int cmd_verify(int argc, char **argv)
 {
-	struct common c = {0};
-	int i = parse_common(argc, argv, &c);
-	if (i < argc)
-		die_usage("verify: unexpected argument");
-	st_schema *schema = load_schema(&c);
-	st_store *st = open_store(&c, schema, true);
-	st_snap *s;
+	struct ro x;
+	ro_open(argc, argv, "verify", &x);
 	st_diag d = {{0}};
-	int r = st_snap_begin(st, &s, &d);
+	int r = st_snap_verify(x.s, &d);
 	if (!r)
-		r = st_snap_verify(s, &d);
-	if (!r)
-		printf("store %s: revision %llu consistent\n", c.db, (unsigned long long)st_snap_revision(s));
-	st_snap_end(s);
-	st_store_close(st);
-	st_schema_free(schema);
+		printf("store %s: revision %llu consistent\n", x.c.db,
+		       (unsigned long long)st_snap_revision(x.s));
+	ro_close(&x);
 	if (r) {
 		fprintf(stderr, "stacktwin: %s\n", d.msg);
 		return EXIT_ERROR;
