@@ -18,9 +18,9 @@
 #
 set -euo pipefail
 
-# The suites this command runs.  Add browser, fuzz, slow here when they
+# The suites this command runs.  Add browser, slow here when they
 # should be part of every run.
-SUITES=(unit integration)
+SUITES=(unit integration fuzz)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
