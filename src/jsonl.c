@@ -101,8 +101,9 @@ static size_t keep(parser *p, const void *s, size_t n)
 		p->cap = (p->len + n) * 2 + 256;
 		p->buf = st_xrealloc(p->buf, p->cap);
 	}
-	memcpy(p->buf + p->len, s, n);
 	size_t off = p->len;
+	if (n) /* an empty string on a fresh parser: buf may still be NULL */
+		memcpy(p->buf + off, s, n);
 	p->len += n;
 	return off;
 }
@@ -454,7 +455,8 @@ static int only(parser *p, unsigned allowed, const char *kind)
 		return 1;
 	for (int f = 0; f < F_N; f++)
 		if (extra & (1u << f))
-			return fail(p, ST_E_INVALID, "key \"%s\" does not belong in a %s record", field_names[f], kind);
+			return fail(p, ST_E_INVALID, "key \"%s\" does not belong in %s %s record", field_names[f],
+				    kind[0] == 'e' ? "an" : "a", kind);
 	return 1;
 }
 

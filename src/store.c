@@ -885,8 +885,9 @@ int st_batch_cost(st_batch *b, const char *resource, size_t rlen, int32_t day, u
 {
 	if (rlen == 0 || rlen > ST_NODE_ID_MAX)
 		return st_diag_set(diag, ST_E_INVALID, "node id must be 1-%d bytes", ST_NODE_ID_MAX);
-	if (day < 0 || day >= 65535 * 28)
-		return st_diag_set(diag, ST_E_INVALID, "day out of range");
+	/* the cost key holds the month in 16 bits: 1970-01 .. 7431-04 */
+	if (day < 0 || st_day_month(day) > 65535)
+		return st_diag_set(diag, ST_E_INVALID, "day out of range (1970-01-01 to 7431-04-30)");
 	int rc;
 	uint32_t ri = resolve(b, resource, rlen, &rc);
 	if (rc)

@@ -663,6 +663,10 @@ static void test_import_errors_keep_store(void **state)
 		{"{\"id\":\"x\",\"type\":\"Service\",\"props\":{\"labels\":{\"a\":\"1\",\"a\":\"2\"}}}\n", "duplicate map key"},
 		{"{\"id\":\"x\",\"type\":\"Service\"}{\"id\":\"y\",\"type\":\"Service\"}\n", "more than one JSON value"},
 		{"{\"id\":\"x\",\"type\":\"Service\",\n\"props\":{}}\n", "each record must be on one line"},
+		/* an empty first string (was a NULL memcpy, found by fuzzing) */
+		{"{\"id\":\"\",\"type\":\"Service\"}\n", "node id must be 1-400 bytes"},
+		{"{\"resource\":\"team:a\",\"day\":\"9999-12-31\",\"amount\":1,\"currency\":\"USD\"}\n", "day out of range"},
+		{"{\"src\":\"a\",\"dst\":\"b\",\"type\":\"CALLS\",\"day\":\"2026-01-01\"}\n", "does not belong in an edge record"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&d, 0, sizeof(d));
