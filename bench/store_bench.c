@@ -27,7 +27,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, const st_diag *d)
+static _Noreturn void die(const char *what, const st_diag *d)
 {
 	fprintf(stderr, "store-bench: %s: %s\n", what, d ? d->msg : "");
 	exit(2);
