@@ -15,6 +15,7 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "cli_query.h"
 #include "jsonl.h"
 #include "props.h"
 #include "schema.h"
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"  export --db DIR [--out DIR]               write the graph as canonical JSON Lines\n"
 	"  stats  --db DIR [--json]                  counts per node and edge type\n"
 	"  verify --db DIR                           check the store's internal invariants\n"
+	"  query  --db DIR VERB …                    blast-radius, owners, owned-by, cost, path,\n"
+	"                                            neighbours, search (stacktwin query --help)\n"
 	"  version                                   print the version\n"
 	"\n"
 	"common options:\n"
@@ -326,6 +329,8 @@ int main(int argc, char **argv)
 		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(cmd, "verify"))
 		return cmd_verify(argc - 1, argv + 1);
+	if (!strcmp(cmd, "query"))
+		return st_cli_query(argc - 1, argv + 1);
 	fprintf(stderr, "stacktwin: unknown command '%s'\n", cmd);
 	die_usage(NULL);
 	return EXIT_ERROR;

@@ -2098,6 +2098,37 @@ int st_snap_scan_nodes(st_snap *s, st_node_scan_fn fn, void *ctx)
 	return r;
 }
 
+int st_snap_scan_nodes_prefix(st_snap *s, const char *prefix, size_t len, st_node_scan_fn fn,
+			      void *ctx)
+{
+	if (len == 0)
+		return st_snap_scan_nodes(s, fn, ctx);
+	if (len > ST_NODE_ID_MAX)
+		return 0;
+	MDB_cursor *c;
+	if (mdb_cursor_open(s->txn, s->st->dbi[DB_STR2ID], &c))
+		return ST_E_STORE;
+	MDB_val k = {len, (void *)prefix}, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), r = 0;
+	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, prefix, len) == 0) {
+		st_node n;
+		if ((r = st_snap_node(s, rd32(v.mv_data), &n)) || (r = fn(&n, ctx)))
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (!r && rc && rc != MDB_NOTFOUND)
+		r = ST_E_STORE;
+	mdb_cursor_close(c);
+	return r;
+}
+
+st_id st_snap_id_bound(st_snap *s)
+{
+	uint32_t next = 1;
+	meta_get(s->txn, s->st, "next_id", &next, 4);
+	return next;
+}
+
 static int cost_cmp(const void *a, const void *b)
 {
 	const st_cost *x = a, *y = b;

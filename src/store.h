@@ -215,6 +215,14 @@ int st_snap_scan_type(st_snap *s, int type, st_id_scan_fn fn, void *ctx);
 /* All nodes ordered by string id. */
 typedef int (*st_node_scan_fn)(const st_node *node, void *ctx);
 int st_snap_scan_nodes(st_snap *s, st_node_scan_fn fn, void *ctx);
+/* Nodes whose string id starts with prefix (len bytes), ordered by id;
+ * stops early if fn returns non-zero (returned). */
+int st_snap_scan_nodes_prefix(st_snap *s, const char *prefix, size_t len, st_node_scan_fn fn,
+			      void *ctx);
+
+/* One more than the largest node id ever assigned (ids are 1..max-1; some
+ * may be deleted): the size for per-node arrays and bitmaps. */
+st_id st_snap_id_bound(st_snap *s);
 
 /* Cost facts of one resource, ordered by (day, currency), summed over sources. */
 typedef struct st_cost {
