@@ -27,10 +27,32 @@ typedef struct br_run {
 	bool all;             /* the set is every dependency type */
 	st_id bound;
 	st__idset seen;
+	/* store reads only: which types to read for a node, from the schema's
+	 * endpoint rules and the edge type the node was reached by
+	 * (index 64: the root, by its node type) */
+	st_edge_set in_of[65], out_of[65];
+	int order[64]; /* schema dependency types in store type order */
+	int n_order;
 	st_br_hit *hits;
 	size_t n, cap, max_nodes;
 	st_diag *diag;
+	/* store reads: one cursor per direction for the whole run, re-aimed
+	 * with st_adj_reset (opening a cursor per node allocates) */
+	st_adj_iter it[2];
+	bool it_open[2];
 } br_run;
+
+/* The run's iterator for a direction, aimed at (u, type or -1). */
+static st_adj_iter *aim(br_run *b, st_dir dir, st_id u, int type)
+{
+	st_adj_iter *it = &b->it[dir];
+	if (!b->it_open[dir]) {
+		if (st_snap_adj_open(b->s, dir, u, it))
+			return NULL;
+		b->it_open[dir] = true;
+	}
+	return st_adj_reset(it, b->s, u, type) ? NULL : it;
+}
 
 static int add_hit(br_run *b, st_id v, uint32_t dist, st_id next, int type, bool fwd)
 {
@@ -55,38 +77,131 @@ static int add_hit(br_run *b, st_id v, uint32_t dist, st_id next, int type, bool
 	return 0;
 }
 
-/* Dependents of u through one adjacency direction of the store. */
-static int expand_store_dir(br_run *b, st_id u, uint32_t dist, st_dir dir, st_edge_set mask)
+/* Read the values of one adjacency cursor, adding the dependents among them. */
+static int read_adj(br_run *b, st_adj_iter *it, st_id u, uint32_t dist, st_edge_set mask, bool fwd)
 {
-	st_adj_iter it;
-	int r;
-	if (__builtin_popcountll(mask) == 1)
-		r = st_snap_adj_open_type(b->s, dir, u, __builtin_ctzll(mask), &it);
-	else
-		r = st_snap_adj_open(b->s, dir, u, &it);
-	if (r)
-		return st_diag_set(b->diag, ST_E_STORE, "cannot read the adjacency of node %u", u);
 	const void *vals;
 	size_t n;
-	bool fwd = dir == ST_IN;
-	while ((r = st_adj_next(&it, &vals, &n)) == 1) {
+	int r;
+	while ((r = st_adj_next(it, &vals, &n)) == 1) {
 		for (size_t i = 0; i < n; i++) {
 			uint64_t v = st_adj_at(vals, i);
 			int t = st__tmap_type(&b->tm, v);
 			if (t < 0 || t >= 64 || !((mask >> t) & 1))
 				continue;
 			if ((r = add_hit(b, st_adj_node(v), dist, u, t, fwd)))
-				goto out;
+				return r;
 		}
 	}
 	if (r < 0)
-		r = st_diag_set(b->diag, ST_E_STORE, "cannot read the adjacency of node %u", u);
-out:
-	st_adj_close(&it);
-	return r;
+		return st_diag_set(b->diag, ST_E_STORE, "cannot read the adjacency of node %u", u);
+	return 0;
 }
 
-static int expand(br_run *b, st_id u, uint32_t dist)
+/* Dependents of u through one adjacency direction of the store, over the
+ * types in mask.  A few types: one positioned cursor per type, in store
+ * type order (so values come in the same order as a full sweep); more:
+ * one sweep of all the node's values, filtered.  A cursor seek costs about
+ * as much as sweeping a few dozen values, and nodes with many edges of
+ * other types (a service's calls out) make the sweep the slower choice. */
+static int expand_store_dir(br_run *b, st_id u, uint32_t dist, st_dir dir, st_edge_set mask,
+			    int max_typed)
+{
+	st_adj_iter *it;
+	int r = 0;
+	bool fwd = dir == ST_IN;
+	if (__builtin_popcountll(mask) <= max_typed) {
+		for (int k = 0; k < b->n_order && !r; k++) {
+			int t = b->order[k];
+			if (!((mask >> t) & 1))
+				continue;
+			if (!(it = aim(b, dir, u, t)))
+				return st_diag_set(b->diag, ST_E_STORE, "cannot read the adjacency of node %u", u);
+			r = read_adj(b, it, u, dist, mask, fwd);
+		}
+		return r;
+	}
+	if (!(it = aim(b, dir, u, -1)))
+		return st_diag_set(b->diag, ST_E_STORE, "cannot read the adjacency of node %u", u);
+	return read_adj(b, it, u, dist, mask, fwd);
+}
+
+/* Whether a node of one of the types in (list, n, any) may be an endpoint
+ * of an edge type whose allowed endpoints are (list2, n2, any2). */
+static bool overlap(const uint16_t *a, size_t na, bool anya, const uint16_t *c, size_t nc, bool anyc)
+{
+	if (anya || anyc)
+		return true;
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nc; j++)
+			if (a[i] == c[j])
+				return true;
+	return false;
+}
+
+/* For a node whose type is one of (types, n, any): the forward types that
+ * can end at it (read IN) and the reverse types that can start at it
+ * (read OUT), within the chosen set. */
+static void relevant(const br_run *b, const st_schema *sc, const uint16_t *types, size_t n, bool any,
+		     st_edge_set *ret_in, st_edge_set *ret_out)
+{
+	st_edge_set in = 0, out = 0;
+	for (int t = 0; t < 64; t++) {
+		if (!(((b->fwd | b->rev) >> t) & 1))
+			continue;
+		const st_edge_type *et = st_schema_edge_type(sc, (size_t)t);
+		if (((b->fwd >> t) & 1) && overlap(types, n, any, et->to, et->n_to, et->any_to))
+			in |= 1ull << t;
+		if (((b->rev >> t) & 1) && overlap(types, n, any, et->from, et->n_from, et->any_from))
+			out |= 1ull << t;
+	}
+	*ret_in = in;
+	*ret_out = out;
+}
+
+static void plan_store_reads(br_run *b, const st_schema *sc, int root_type)
+{
+	/* dependency types the store has seen, in store order; types it has
+	 * never stored have no adjacency to read */
+	st_edge_set stored = 0;
+	b->n_order = 0;
+	for (uint64_t k = 0; k < ST__TMAP_N; k++) {
+		int t = st__tmap_type(&b->tm, k << 32);
+		if (t >= 0 && t < 64 && (((b->fwd | b->rev) >> t) & 1) && !((stored >> t) & 1)) {
+			stored |= 1ull << t;
+			b->order[b->n_order++] = t;
+		}
+	}
+	st_edge_set extra = (b->fwd | b->rev) & ~stored;
+	while (extra) { /* store type numbers beyond the cache: keep them all */
+		int t = __builtin_ctzll(extra);
+		extra &= extra - 1;
+		b->order[b->n_order++] = t;
+		stored |= 1ull << t;
+	}
+	b->fwd &= stored;
+	b->rev &= stored;
+	for (int t = 0; t < 64; t++) {
+		if (!(((b->fwd | b->rev) >> t) & 1))
+			continue;
+		const st_edge_type *et = st_schema_edge_type(sc, (size_t)t);
+		/* reached by a forward edge: the node is its source; reverse: its target */
+		if ((b->fwd >> t) & 1)
+			relevant(b, sc, et->from, et->n_from, et->any_from, &b->in_of[t], &b->out_of[t]);
+		else
+			relevant(b, sc, et->to, et->n_to, et->any_to, &b->in_of[t], &b->out_of[t]);
+	}
+	if (root_type >= 0) {
+		uint16_t rt = (uint16_t)root_type;
+		relevant(b, sc, &rt, 1, false, &b->in_of[64], &b->out_of[64]);
+	} else {
+		b->in_of[64] = b->fwd;
+		b->out_of[64] = b->rev;
+	}
+}
+
+/* Expand u (reached by an edge of type `via`, 64 for the root). */
+static int expand(br_run *b, st_id u, int via, uint32_t dist)
 {
 	int r = 0;
 	if (b->g) {
@@ -103,9 +218,10 @@ static int expand(br_run *b, st_id u, uint32_t dist)
 		}
 		return 0;
 	}
-	if (b->fwd && (r = expand_store_dir(b, u, dist, ST_IN, b->fwd)))
+	st_edge_set in = b->in_of[via], out = b->out_of[via];
+	if (in && (r = expand_store_dir(b, u, dist, ST_IN, in, 1)))
 		return r;
-	if (b->rev && (r = expand_store_dir(b, u, dist, ST_OUT, b->rev)))
+	if (out && (r = expand_store_dir(b, u, dist, ST_OUT, out, 2)))
 		return r;
 	return 0;
 }
@@ -162,11 +278,13 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 	st__tmap_init(&b.tm, s);
 	st__idset_init(&b.seen, b.bound);
 	st__idset_add(&b.seen, root);
+	if (!b.g)
+		plan_store_reads(&b, sc, node.type);
 
 	uint32_t depth = opts->depth;
 	size_t from = 0, to = 0;
 	uint32_t dist = 0;
-	r = expand(&b, root, 1);
+	r = expand(&b, root, 64, 1);
 	while (!r) {
 		from = to;
 		to = b.n;
@@ -177,8 +295,11 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 		if (depth && dist >= depth)
 			break;
 		for (size_t i = from; i < to && !r; i++)
-			r = expand(&b, b.hits[i].id, dist + 1);
+			r = expand(&b, b.hits[i].id, b.hits[i].edge_type, dist + 1);
 	}
+	for (int d = 0; d < 2; d++)
+		if (b.it_open[d])
+			st_adj_close(&b.it[d]);
 	st__idset_free(&b.seen);
 	if (r) {
 		free(b.hits);

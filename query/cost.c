@@ -27,9 +27,18 @@ typedef struct rollup {
 	int t_system, t_domain;
 	st__owner_ctx *own;
 	st__qmap target_group; /* BILLED_TO target -> group (memo) */
+	st__qmap sys_domain;   /* system -> domain (memo) */
+	st_id bound;           /* st_snap_id_bound: size of the arrays below */
+	st_id *billed;         /* prefilled smallest BILLED_TO target per node, or NULL */
+	st_id *sys_of;         /* prefilled smallest System PART_OF target per node, or NULL */
+	uint8_t *is_sys;       /* bitmap of System nodes (with sys_of) */
+	st_id *owns_min;       /* prefilled smallest OWNS source per node, or NULL */
+	uint8_t *is_team;      /* bitmap of Team nodes (with owns_min) */
+	int e_owns, t_team;
 	st__qmap rowmap;       /* (group, currency) -> row index */
 	st_cost_row *rows;
 	size_t n_rows, cap_rows;
+	size_t res_rows; /* ST_GROUP_RESOURCE: rows before the current resource's */
 	int err;
 	st_id err_node;
 } rollup;
@@ -108,6 +117,23 @@ static int find_up(rollup *ru, st_id from, int want, st_id *ret)
 	return 0; /* no such ancestor (or a cycle / more than CHAIN_MAX steps) */
 }
 
+/* find_up(b, System), answered from the prefilled arrays when b is a
+ * System or has a System among its PART_OF targets (the common case). */
+static int system_of(rollup *ru, st_id b, st_id *ret)
+{
+	if (ru->sys_of && b < ru->bound) {
+		if (ru->is_sys[b / 8] & (1u << (b % 8))) {
+			*ret = b;
+			return 0;
+		}
+		if (ru->sys_of[b] != ST_ID_NONE) {
+			*ret = ru->sys_of[b];
+			return 0;
+		}
+	}
+	return find_up(ru, b, ru->t_system, ret);
+}
+
 /* Group of a BILLED_TO target for ST_GROUP_TEAM/SYSTEM/DOMAIN. */
 static int target_group(rollup *ru, st_id b, st_id *ret)
 {
@@ -115,6 +141,16 @@ static int target_group(rollup *ru, st_id b, st_id *ret)
 	int r = 0;
 	switch (ru->g) {
 	case ST_GROUP_TEAM: {
+		if (ru->owns_min && b < ru->bound) {
+			if (ru->is_team[b / 8] & (1u << (b % 8))) {
+				*ret = b; /* a team owns itself */
+				break;
+			}
+			if (ru->owns_min[b] != ST_ID_NONE) {
+				*ret = ru->owns_min[b]; /* == owners[0] of the OWNS claim */
+				break;
+			}
+		}
 		st_claim cl;
 		const st_id *ow;
 		size_t n;
@@ -124,13 +160,20 @@ static int target_group(rollup *ru, st_id b, st_id *ret)
 		break;
 	}
 	case ST_GROUP_SYSTEM:
-		r = find_up(ru, b, ru->t_system, ret);
+		r = system_of(ru, b, ret);
 		break;
 	case ST_GROUP_DOMAIN: {
 		st_id sys;
-		r = find_up(ru, b, ru->t_system, &sys);
-		if (!r && sys != ST_ID_NONE)
-			r = find_up(ru, sys, ru->t_domain, ret);
+		r = system_of(ru, b, &sys);
+		if (r || sys == ST_ID_NONE)
+			break;
+		uint32_t *m = st__qmap_get(&ru->sys_domain, sys);
+		if (m) {
+			*ret = *m;
+			break;
+		}
+		if (!(r = find_up(ru, sys, ru->t_domain, ret)))
+			st__qmap_put(&ru->sys_domain, sys, *ret, NULL);
 		break;
 	}
 	default:
@@ -141,15 +184,117 @@ static int target_group(rollup *ru, st_id b, st_id *ret)
 
 /* BILLED_TO target of resource r: the smallest-id target, else through
  * r -SAME_AS-> y (smallest y) y's smallest-id target; NONE if neither. */
+static int direct_billed(rollup *ru, st_id node, st_id *ret)
+{
+	if (ru->billed) {
+		*ret = node < ru->bound ? ru->billed[node] : ST_ID_NONE;
+		return 0;
+	}
+	return first_neighbour(ru->s, ST_OUT, node, ru->e_billed, ret);
+}
+
 static int billed_to(rollup *ru, st_id r_id, st_id *ret)
 {
-	int r = first_neighbour(ru->s, ST_OUT, r_id, ru->e_billed, ret);
+	int r = direct_billed(ru, r_id, ret);
 	if (r || *ret != ST_ID_NONE)
 		return r;
 	st_id y;
 	if ((r = first_neighbour(ru->s, ST_OUT, r_id, ru->e_same, &y)) || y == ST_ID_NONE)
 		return r;
-	return first_neighbour(ru->s, ST_OUT, y, ru->e_billed, ret);
+	return direct_billed(ru, y, ret);
+}
+
+typedef struct fill_ctx {
+	rollup *ru;
+	st_id *arr;
+	int edge;
+	st_dir dir;
+	uint8_t *bits; /* optional: mark each scanned id */
+	int err;
+} fill_ctx;
+
+/* For each node t of a type: every neighbour of t over `edge` in direction
+ * `dir` gets t, unless it already has a smaller one. */
+static int fill_cb(const void *ids, size_t n, void *ctx)
+{
+	fill_ctx *fc = ctx;
+	for (size_t i = 0; i < n; i++) {
+		st_id t = st_id_at(ids, i);
+		if (fc->bits && t < fc->ru->bound)
+			fc->bits[t / 8] |= (uint8_t)(1u << (t % 8));
+		st_adj_iter it;
+		int r = st_snap_adj_open_type(fc->ru->s, fc->dir, t, fc->edge, &it);
+		if (r)
+			return fc->err = r;
+		const void *vals;
+		size_t m;
+		while ((r = st_adj_next(&it, &vals, &m)) == 1)
+			for (size_t j = 0; j < m; j++) {
+				st_id u = st_adj_node(st_adj_at(vals, j));
+				if (u < fc->ru->bound && (fc->arr[u] == ST_ID_NONE || t < fc->arr[u]))
+					fc->arr[u] = t;
+			}
+		st_adj_close(&it);
+		if (r < 0)
+			return fc->err = r;
+	}
+	return 0;
+}
+
+/* Only mark the scanned ids in fc->bits. */
+static int mark_cb(const void *ids, size_t n, void *ctx)
+{
+	fill_ctx *fc = ctx;
+	for (size_t i = 0; i < n; i++) {
+		st_id t = st_id_at(ids, i);
+		if (t < fc->ru->bound)
+			fc->bits[t / 8] |= (uint8_t)(1u << (t % 8));
+	}
+	return 0;
+}
+
+/* Prefill billed[] from the BILLED_TO targets' side: far fewer targets
+ * (services, teams) than billed resources, so far fewer look-ups.  Only
+ * when the schema lists the target types (not "*"). */
+static int prefill(rollup *ru)
+{
+	const st_schema *sc = st__snap_schema(ru->s);
+	ru->bound = st_snap_id_bound(ru->s);
+	const st_edge_type *et = ru->e_billed >= 0 ? st_schema_edge_type(sc, (size_t)ru->e_billed)
+						   : NULL;
+	int r;
+	if (et && !et->any_to) {
+		ru->billed = st_xcalloc(ru->bound, sizeof(st_id));
+		fill_ctx fc = {ru, ru->billed, ru->e_billed, ST_IN, NULL, 0};
+		for (size_t i = 0; i < et->n_to; i++)
+			if ((r = st_snap_scan_type(ru->s, et->to[i], fill_cb, &fc)))
+				return fc.err ? fc.err : r;
+	}
+	if ((ru->g == ST_GROUP_SYSTEM || ru->g == ST_GROUP_DOMAIN) && ru->t_system >= 0 &&
+	    ru->e_part >= 0) {
+		ru->sys_of = st_xcalloc(ru->bound, sizeof(st_id));
+		ru->is_sys = st_xcalloc(ru->bound / 8 + 1, 1);
+		fill_ctx fc = {ru, ru->sys_of, ru->e_part, ST_IN, ru->is_sys, 0};
+		if ((r = st_snap_scan_type(ru->s, ru->t_system, fill_cb, &fc)))
+			return fc.err ? fc.err : r;
+	}
+	/* owner() of most targets is decided by a Team type or an OWNS edge:
+	 * prefill both from the (few) OWNS sources; the rest is evaluated */
+	const st_edge_type *ot = ru->e_owns >= 0 ? st_schema_edge_type(sc, (size_t)ru->e_owns)
+						 : NULL;
+	if (ru->g == ST_GROUP_TEAM && ot && !ot->any_from && ru->t_team >= 0) {
+		ru->owns_min = st_xcalloc(ru->bound, sizeof(st_id));
+		ru->is_team = st_xcalloc(ru->bound / 8 + 1, 1);
+		st_id none = 0;
+		fill_ctx fc = {ru, &none, -1, ST_OUT, ru->is_team, 0};
+		if ((r = st_snap_scan_type(ru->s, ru->t_team, mark_cb, &fc)))
+			return fc.err ? fc.err : r;
+		fc = (fill_ctx){ru, ru->owns_min, ru->e_owns, ST_OUT, NULL, 0};
+		for (size_t i = 0; i < ot->n_from; i++)
+			if ((r = st_snap_scan_type(ru->s, ot->from[i], fill_cb, &fc)))
+				return fc.err ? fc.err : r;
+	}
+	return 0;
 }
 
 static int attribute(rollup *ru, st_id res, st_id *ret)
@@ -177,18 +322,31 @@ static int attribute(rollup *ru, st_id res, st_id *ret)
 	return 0;
 }
 
+static size_t new_row(rollup *ru, st_id group, uint16_t currency)
+{
+	if (ru->n_rows == ru->cap_rows) {
+		ru->cap_rows = ru->cap_rows ? ru->cap_rows * 2 : 64;
+		ru->rows = st_xrealloc(ru->rows, ru->cap_rows * sizeof(st_cost_row));
+	}
+	ru->rows[ru->n_rows] = (st_cost_row){group, currency, 0, 0};
+	return ru->n_rows++;
+}
+
 static size_t row_of(rollup *ru, st_id group, uint16_t currency)
 {
+	if (ru->g == ST_GROUP_RESOURCE) {
+		/* a resource's facts all come in one call, so its rows are the
+		 * last ones created: no map needed */
+		for (size_t i = ru->n_rows; i > ru->res_rows; i--)
+			if (ru->rows[i - 1].currency == currency)
+				return i - 1;
+		return new_row(ru, group, currency);
+	}
 	uint64_t key = (1ull << 48) | ((uint64_t)group << 16) | currency;
 	int fresh;
 	uint32_t *v = st__qmap_put(&ru->rowmap, key, (uint32_t)ru->n_rows, &fresh);
-	if (fresh) {
-		if (ru->n_rows == ru->cap_rows) {
-			ru->cap_rows = ru->cap_rows ? ru->cap_rows * 2 : 64;
-			ru->rows = st_xrealloc(ru->rows, ru->cap_rows * sizeof(st_cost_row));
-		}
-		ru->rows[ru->n_rows++] = (st_cost_row){group, currency, 0, 0};
-	}
+	if (fresh)
+		new_row(ru, group, currency);
 	return *v;
 }
 
@@ -196,6 +354,7 @@ static int on_facts(st_id resource, const st_cost *facts, size_t n, void *ctx)
 {
 	rollup *ru = ctx;
 	st_id group;
+	ru->res_rows = ru->n_rows;
 	int r = attribute(ru, resource, &group);
 	if (r) {
 		ru->err = r;
@@ -250,11 +409,17 @@ int st_cost_rollup(st_snap *s, int32_t from, int32_t to, st_group g, st_metric m
 		.e_part = st_schema_find_edge_type(sc, "PART_OF", 7),
 		.t_system = st_schema_find_node_type(sc, "System", 6),
 		.t_domain = st_schema_find_node_type(sc, "Domain", 6),
+		.e_owns = st_schema_find_edge_type(sc, "OWNS", 4),
+		.t_team = st_schema_find_node_type(sc, "Team", 4),
 	};
 	if (g == ST_GROUP_TEAM)
 		ru.own = st__owner_ctx_new(s);
-	int r = from < to ? st_snap_scan_costs(s, from, to, on_facts, &ru) : 0;
-	if (r) {
+	int r = 0;
+	if (from < to && g != ST_GROUP_RESOURCE && (r = prefill(&ru))) {
+		r = st_diag_set(diag, r, "cost: store read failed: %s", st_strerror(r));
+		goto out;
+	}
+	if (from < to && (r = st_snap_scan_costs(s, from, to, on_facts, &ru))) {
 		if (ru.err == ST_E_LIMIT)
 			r = st_diag_set(diag, r, "cost: amount overflows 64 bits at resource %u",
 					ru.err_node);
@@ -297,6 +462,12 @@ out:
 	free(ru.rows);
 	st__qmap_free(&ru.rowmap);
 	st__qmap_free(&ru.target_group);
+	st__qmap_free(&ru.sys_domain);
+	free(ru.billed);
+	free(ru.sys_of);
+	free(ru.is_sys);
+	free(ru.owns_min);
+	free(ru.is_team);
 	st__owner_ctx_free(ru.own);
 	return r;
 }

@@ -1931,6 +1931,19 @@ int st_snap_adj_open_type(st_snap *s, st_dir dir, st_id node, int type, st_adj_i
 	return 0;
 }
 
+int st_adj_reset(st_adj_iter *it, st_snap *s, st_id node, int type)
+{
+	const st_store *st = s->st;
+	if (type >= 0 && (size_t)type >= st_schema_edge_type_count(st->schema))
+		return ST_E_NOTFOUND;
+	it->node = node;
+	it->state = 0;
+	it->stype = type < 0 ? -1 : st->et_s2st[type];
+	if (type >= 0 && !it->stype)
+		it->state = 2; /* never stored: nothing to find */
+	return 0;
+}
+
 /* Trim a GET_MULTIPLE chunk to the values of it->stype; 0 if none are left
  * in it (and marks the iterator done once past the type). */
 static size_t trim_to_type(st_adj_iter *it, const void **vals, size_t n)

@@ -199,6 +199,10 @@ int st_snap_adj_open(st_snap *s, st_dir dir, st_id node, st_adj_iter *it);
  * edge types are never read.  An edge type the store has never seen yields
  * nothing. */
 int st_snap_adj_open_type(st_snap *s, st_dir dir, st_id node, int type, st_adj_iter *it);
+/* Re-aim an open iterator (of the same snapshot and direction) at another
+ * node and edge type (-1: all types) without opening a new cursor; for
+ * traversals that expand many nodes.  ST_E_NOTFOUND for an invalid type. */
+int st_adj_reset(st_adj_iter *it, st_snap *s, st_id node, int type);
 /* 1 with (*ret_vals, *ret_n), 0 when done, <0 on error. */
 int st_adj_next(st_adj_iter *it, const void **ret_vals, size_t *ret_n);
 void st_adj_close(st_adj_iter *it);
