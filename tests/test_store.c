@@ -21,49 +21,7 @@
 #include "schema.h"
 #include "store.h"
 
-typedef struct fx {
-	char dir[64];
-	st_schema *schema;
-	st_store *st;
-} fx;
-
-static int setup(void **state)
-{
-	fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/st-test-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	st_diag d;
-	assert_int_equal(st_schema_load_default(&f->schema, &d), 0);
-	assert_int_equal(st_store_open(f->dir, f->schema, ST_OPEN_NOSYNC, &f->st, &d), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx *f = *state;
-	st_store_close(f->st);
-	st_schema_free(f->schema);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-static int NT(fx *f, const char *name)
-{
-	int t = st_schema_find_node_type(f->schema, name, strlen(name));
-	assert_true(t >= 0);
-	return t;
-}
-
-static int ET(fx *f, const char *name)
-{
-	int t = st_schema_find_edge_type(f->schema, name, strlen(name));
-	assert_true(t >= 0);
-	return t;
-}
+#include "fixture.h"
 
 static const st_loc LOC = {"test.jsonl", 7};
 
