@@ -133,6 +133,19 @@ static const char *edge_name(struct qctx *q, int t)
 	return t >= 0 ? st_schema_edge_type(q->schema, (size_t)t)->name : "?";
 }
 
+/* Open a JSON object {"id": …, "type": …, for the caller to add to and close. */
+static void gnode_obj(struct qctx *q, st_id id)
+{
+	const char *k, *t;
+	int kl;
+	node_info(q, id, &k, &kl, &t);
+	yajl_gen_map_open(q->g);
+	gk(q->g, "id");
+	gs(q->g, k, (size_t)kl);
+	gk(q->g, "type");
+	gk(q->g, t);
+}
+
 /* Resolve a node id argument; on failure print suggestions and return 0. */
 static st_id need_node(struct qctx *q, const char *id)
 {
@@ -321,14 +334,7 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 		gk(g, "nodes");
 		yajl_gen_array_open(g);
 		for (size_t i = off; i < end; i++) {
-			const char *k, *t;
-			int kl;
-			node_info(q, r->hits[i].id, &k, &kl, &t);
-			yajl_gen_map_open(g);
-			gk(g, "id");
-			gs(g, k, (size_t)kl);
-			gk(g, "type");
-			gk(g, t);
+			gnode_obj(q, r->hits[i].id);
 			gk(g, "distance");
 			yajl_gen_integer(g, r->hits[i].distance);
 			gk(g, "path");
@@ -716,14 +722,7 @@ static int cmd_neighbours(struct qctx *q, int argc, char **argv)
 		gk(g, "nodes");
 		yajl_gen_array_open(g);
 		for (size_t i = 0; i < r->n_nodes; i++) {
-			const char *k, *t;
-			int kl;
-			node_info(q, r->nodes[i], &k, &kl, &t);
-			yajl_gen_map_open(g);
-			gk(g, "id");
-			gs(g, k, (size_t)kl);
-			gk(g, "type");
-			gk(g, t);
+			gnode_obj(q, r->nodes[i]);
 			gk(g, "hop");
 			yajl_gen_integer(g, r->hops[i]);
 			yajl_gen_map_close(g);
@@ -792,14 +791,7 @@ static int cmd_search(struct qctx *q, int argc, char **argv)
 		gk(g, "nodes");
 		yajl_gen_array_open(g);
 		for (size_t i = 0; i < r->n_ids; i++) {
-			const char *k, *t;
-			int kl;
-			node_info(q, r->ids[i], &k, &kl, &t);
-			yajl_gen_map_open(g);
-			gk(g, "id");
-			gs(g, k, (size_t)kl);
-			gk(g, "type");
-			gk(g, t);
+			gnode_obj(q, r->ids[i]);
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);
