@@ -79,6 +79,33 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 size_t st_br_path(const st_br_result *r, size_t i, st_id *out);
 void st_br_result_free(st_br_result *r);
 
+/* Aggregates of a blast radius: what breaks, who to call, what it costs. */
+typedef struct st_br_team {
+	st_id team;
+	size_t services; /* affected services/components this team owns */
+} st_br_team;
+
+typedef struct st_br_money {
+	uint16_t currency;
+	int64_t amount; /* micro-units of the chosen metric */
+} st_br_money;
+
+typedef struct st_br_aggregate {
+	size_t services;     /* results of type Service or Component */
+	st_br_team *teams;   /* owners of those (all owners on a conflict), most services first */
+	size_t n_teams;
+	size_t unowned;      /* affected services/components without an owner */
+	st_br_money *risk;   /* cost at risk per currency (empty without a window) */
+	size_t n_risk;
+} st_br_aggregate;
+
+/* Aggregates of r.  With from < to, cost at risk = the cost in [from, to)
+ * charged (BILLED_TO, as the ST_GROUP_SERVICE rollup) to the root or to any
+ * node of the result, per currency. */
+int st_br_aggregate_compute(st_snap *s, const st_br_result *r, int32_t from, int32_t to, st_metric m,
+			    st_br_aggregate **ret, st_diag *diag);
+void st_br_aggregate_free(st_br_aggregate *a);
+
 /* ------------------------------------------------------------- ownership */
 typedef enum st_claim {
 	ST_CLAIM_NONE = 0,     /* unowned */

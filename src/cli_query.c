@@ -214,17 +214,6 @@ static bool parse_edges(struct qctx *q, st_edge_set *set)
 
 /* ---------------------------------------------------------- blast radius */
 
-static int id_cmp(const void *a, const void *b)
-{
-	st_id x = *(const st_id *)a, y = *(const st_id *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct team_count {
-	st_id team;
-	size_t services;
-};
-
 static int cmd_blast(struct qctx *q, int argc, char **argv)
 {
 	if (argc != 1)
@@ -244,63 +233,10 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 	if (st_blast_radius(q->s, root, &bo, &r, &q->d))
 		return fail(q, "blast-radius");
 
-	/* aggregates: affected services and components, their owner teams */
-	int svc = st_schema_find_node_type(q->schema, "Service", 7);
-	int cmp = st_schema_find_node_type(q->schema, "Component", 9);
-	size_t n_svc = 0;
-	struct team_count *teams = NULL;
-	size_t n_teams = 0, unowned = 0;
-	for (size_t i = 0; i < r->n_hits; i++) {
-		st_node n;
-		if (st_snap_node(q->s, r->hits[i].id, &n) || (n.type != svc && n.type != cmp))
-			continue;
-		n_svc++;
-		st_owner_result *ow;
-		if (st_owner(q->s, r->hits[i].id, &ow, &q->d))
-			continue;
-		if (ow->n_owners == 0)
-			unowned++;
-		for (size_t j = 0; j < ow->n_owners; j++) {
-			size_t t = 0;
-			while (t < n_teams && teams[t].team != ow->owners[j])
-				t++;
-			if (t == n_teams) {
-				teams = realloc(teams, (n_teams + 1) * sizeof(*teams));
-				teams[n_teams++] = (struct team_count){ow->owners[j], 0};
-			}
-			teams[t].services++;
-		}
-		st_owner_result_free(ow);
-	}
-	/* cost at risk: cost billed to the root or any dependent in the window */
-	st_cost_result *cr = NULL;
-	if (to > from && st_cost_rollup(q->s, from, to, ST_GROUP_SERVICE, metric, &cr, &q->d)) {
-		free(teams);
+	st_br_aggregate *ag;
+	if (st_br_aggregate_compute(q->s, r, from, to, metric, &ag, &q->d)) {
 		st_br_result_free(r);
-		return fail(q, "cost at risk");
-	}
-	struct risk { uint16_t cur; int64_t amount; } risk[16];
-	size_t n_risk = 0;
-	if (cr) {
-		/* rows whose group (the BILLED_TO target) is the root or a dependent */
-		st_id *ids = malloc((r->n_hits + 1) * sizeof(st_id));
-		for (size_t i = 0; i < r->n_hits; i++)
-			ids[i] = r->hits[i].id;
-		ids[r->n_hits] = root;
-		qsort(ids, r->n_hits + 1, sizeof(st_id), id_cmp);
-		for (size_t i = 0; i < cr->n_rows; i++) {
-			st_id gid = cr->rows[i].group;
-			if (!gid || !bsearch(&gid, ids, r->n_hits + 1, sizeof(st_id), id_cmp))
-				continue;
-			size_t c = 0;
-			while (c < n_risk && risk[c].cur != cr->rows[i].currency)
-				c++;
-			if (c == n_risk && n_risk < 16)
-				risk[n_risk++] = (struct risk){cr->rows[i].currency, 0};
-			if (c < 16)
-				risk[c].amount += cr->rows[i].amount;
-		}
-		free(ids);
+		return fail(q, "blast-radius aggregates");
 	}
 	size_t off = q->o.offset > 0 ? (size_t)q->o.offset : 0;
 	size_t lim = q->o.limit > 0 ? (size_t)q->o.limit : 100;
@@ -349,31 +285,31 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 		}
 		yajl_gen_array_close(g);
 		gk(g, "affected_services");
-		yajl_gen_integer(g, (long long)n_svc);
+		yajl_gen_integer(g, (long long)ag->services);
 		gk(g, "owner_teams");
 		yajl_gen_array_open(g);
-		for (size_t t = 0; t < n_teams; t++) {
+		for (size_t t = 0; t < ag->n_teams; t++) {
 			yajl_gen_map_open(g);
 			gk(g, "team");
-			gnode(q, teams[t].team);
+			gnode(q, ag->teams[t].team);
 			gk(g, "services");
-			yajl_gen_integer(g, (long long)teams[t].services);
+			yajl_gen_integer(g, (long long)ag->teams[t].services);
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);
 		gk(g, "unowned_services");
-		yajl_gen_integer(g, (long long)unowned);
-		if (cr) {
+		yajl_gen_integer(g, (long long)ag->unowned);
+		if (to > from) {
 			gk(g, "cost_at_risk");
 			yajl_gen_array_open(g);
-			for (size_t c = 0; c < n_risk; c++) {
+			for (size_t c = 0; c < ag->n_risk; c++) {
 				char cur[4];
-				st_currency_format(risk[c].cur, cur);
+				st_currency_format(ag->risk[c].currency, cur);
 				yajl_gen_map_open(g);
 				gk(g, "currency");
 				gs(g, cur, 3);
 				gk(g, "amount");
-				gmoney(g, risk[c].amount);
+				gmoney(g, ag->risk[c].amount);
 				yajl_gen_map_close(g);
 			}
 			yajl_gen_array_close(g);
@@ -385,7 +321,7 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 		int rkl;
 		node_info(q, root, &rk, &rkl, &rt);
 		printf("blast radius of %.*s (%s): %zu dependents, %zu services/components, max distance %u\n",
-		       rkl, rk, rt, r->n_hits, n_svc, r->max_distance);
+		       rkl, rk, rt, r->n_hits, ag->services, r->max_distance);
 		printf("\n%-4s %-22s %-48s %s\n", "DIST", "TYPE", "NODE", "VIA");
 		for (size_t i = off; i < end; i++) {
 			const char *k, *t, *vk, *vt;
@@ -398,29 +334,28 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 		if (end < r->n_hits)
 			printf("… %zu more (--offset %zu)\n", r->n_hits - end, end);
 		printf("\nwho to notify (owners of affected services):\n");
-		for (size_t t = 0; t < n_teams; t++) {
+		for (size_t t = 0; t < ag->n_teams; t++) {
 			const char *k, *ty;
 			int kl;
-			node_info(q, teams[t].team, &k, &kl, &ty);
-			printf("  %-40.*s %zu services\n", kl, k, teams[t].services);
+			node_info(q, ag->teams[t].team, &k, &kl, &ty);
+			printf("  %-40.*s %zu services\n", kl, k, ag->teams[t].services);
 		}
-		if (unowned)
-			printf("  %-40s %zu services\n", "(unowned)", unowned);
-		if (cr) {
+		if (ag->unowned)
+			printf("  %-40s %zu services\n", "(unowned)", ag->unowned);
+		if (to > from) {
 			printf("\ncost at risk %s .. %s (exclusive):\n", q->o.from, q->o.to);
-			for (size_t c = 0; c < n_risk; c++) {
+			for (size_t c = 0; c < ag->n_risk; c++) {
 				char cur[4], m[ST_MONEY_BUF];
-				st_currency_format(risk[c].cur, cur);
-				st_money_format(risk[c].amount, m);
+				st_currency_format(ag->risk[c].currency, cur);
+				st_money_format(ag->risk[c].amount, m);
 				printf("  %s %s\n", cur, m);
 			}
-			if (!n_risk)
+			if (!ag->n_risk)
 				printf("  none\n");
 		}
 	}
 	free(path);
-	free(teams);
-	st_cost_result_free(cr);
+	st_br_aggregate_free(ag);
 	st_br_result_free(r);
 	return 0;
 }

@@ -29,6 +29,8 @@ check "blast radius: every path ends at the root and starts at the node" \
 	"all(n['path'][0] == n['id'] and n['path'][-1] == 'tf:prod/aws_db_instance.payments' and len(n['path']) == n['distance'] + 1 for n in j['nodes'])" <"$work/br.json"
 check "blast radius: payments at distance 1, frontend further" \
 	"{n['id']: n['distance'] for n in j['nodes']}['service:payments'] == 1 and {n['id']: n['distance'] for n in j['nodes']}['service:frontend'] >= 3" <"$work/br.json"
+q blast-radius tf:prod/aws_db_instance.payments --from 2026-10-01 --to 2026-10-31 | check "who to notify and cost at risk" \
+	"{t['team']: t['services'] for t in j['owner_teams']} == {'team:checkout': 2, 'team:catalog': 1, 'team:payments': 1} and j['unowned_services'] == 0 and j['cost_at_risk'] == [{'currency': 'USD', 'amount': 226.911318}]"
 q blast-radius tf:prod/aws_db_instance.payments --depth 1 | check "depth 1: only direct dependents" \
 	"sorted(n['id'] for n in j['nodes']) == ['resource:payments-db','service:payments']"
 q blast-radius tf:prod/aws_db_instance.payments --limit 2 --offset 2 | check "pagination: 2 of 6 from offset 2, next at 4" \
