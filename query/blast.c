@@ -11,7 +11,8 @@
  * store (IN adjacency of forward types, OUT adjacency of reverse types) or
  * from a prebuilt st_depgraph holding the same lists in the same order, so
  * both give identical results.  The visited set grows with the traversal
- * (traverse_int.h), never with the graph, until it is large.
+ * (traverse_int.h), never with the graph, until it is large; or it is the
+ * caller's bitmap (st_br_opts.scratch), cleared again through the hits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,15 @@ typedef struct br_run {
 	int n_order;
 	st_br_hit *hits;
 	size_t n, cap, max_nodes;
+	size_t limit;  /* max_nodes, or SIZE_MAX for none */
+	st_id stray;   /* visited but not a hit (the node past max_nodes) */
 	st_diag *diag;
+	/* depgraph reads: each level's [off[u], off[u + 1]) pairs */
+	uint32_t *rng;
+	size_t rng_cap;
+	/* sorting a level */
+	st_br_hit *tmp;
+	size_t tmp_cap;
 	/* store reads: one cursor per direction for the whole run, re-aimed
 	 * with st_adj_reset (opening a cursor per node allocates) */
 	st_adj_iter it[2];
@@ -54,6 +63,12 @@ static st_adj_iter *aim(br_run *b, st_dir dir, st_id u, int type)
 	return st_adj_reset(it, b->s, u, type) ? NULL : it;
 }
 
+static int over_limit(br_run *b, st_id v)
+{
+	b->stray = v;
+	return st_diag_set(b->diag, ST_E_LIMIT, "the blast radius has more than %zu nodes", b->max_nodes);
+}
+
 static int add_hit(br_run *b, st_id v, uint32_t dist, st_id next, int type, bool fwd)
 {
 	if (v >= b->bound || v == ST_ID_NONE)
@@ -61,9 +76,8 @@ static int add_hit(br_run *b, st_id v, uint32_t dist, st_id next, int type, bool
 				   next, v);
 	if (!st__idset_add(&b->seen, v))
 		return 0;
-	if (b->max_nodes && b->n >= b->max_nodes)
-		return st_diag_set(b->diag, ST_E_LIMIT, "the blast radius has more than %zu nodes",
-				   b->max_nodes);
+	if (b->n >= b->limit)
+		return over_limit(b, v);
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
 		b->hits = st_xrealloc(b->hits, b->cap * sizeof(st_br_hit));
@@ -200,24 +214,10 @@ static void plan_store_reads(br_run *b, const st_schema *sc, int root_type)
 	}
 }
 
-/* Expand u (reached by an edge of type `via`, 64 for the root). */
+/* Expand u (reached by an edge of type `via`, 64 for the root) from the store. */
 static int expand(br_run *b, st_id u, int via, uint32_t dist)
 {
 	int r = 0;
-	if (b->g) {
-		const st_depgraph *g = b->g;
-		if (u >= g->bound)
-			return 0;
-		for (uint32_t i = g->off[u], e = g->off[u + 1]; i < e; i++) {
-			unsigned m = g->ent_meta[i];
-			int t = (int)(m & ST__DG_TYPE);
-			if (!b->all && !((b->set >> t) & 1))
-				continue;
-			if ((r = add_hit(b, g->ent_node[i], dist, u, t, (m & ST__DG_FWD) != 0)))
-				return r;
-		}
-		return 0;
-	}
 	st_edge_set in = b->in_of[via], out = b->out_of[via];
 	if (in && (r = expand_store_dir(b, u, dist, ST_IN, in, 1)))
 		return r;
@@ -226,7 +226,111 @@ static int expand(br_run *b, st_id u, int via, uint32_t dist)
 	return 0;
 }
 
-/* Sort hits[from, to) by id (one BFS level: all the same distance). */
+/* --- depgraph reads: a level at a time.  A first pass reads every node's
+ * entry range (prefetching ahead: the offsets of a level's nodes are cache
+ * misses, independent ones), which bounds the level's new hits, so the
+ * hit array and the visited set are sized once; a second pass walks the
+ * entries, prefetching the lists a few nodes ahead.  Entries are checked
+ * against the bound when the depgraph is built. */
+
+/* Room for `more` new hits: they are distinct ids < bound, at most limit. */
+static void reserve_hits(br_run *b, uint64_t more)
+{
+	uint64_t want = (uint64_t)b->n + more;
+	if (want > b->bound)
+		want = b->bound;
+	if (want > b->limit)
+		want = b->limit;
+	if (want > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < want)
+			cap *= 2;
+		b->hits = st_xrealloc(b->hits, cap * sizeof(st_br_hit));
+		b->cap = cap;
+	}
+	st__idset_reserve(&b->seen, more < b->bound ? (size_t)more : b->bound);
+}
+
+/* The entries [lo, hi) of u's list; `all`: every dependency type. */
+static inline __attribute__((always_inline)) int dg_node(br_run *b, st_id u, uint32_t lo, uint32_t hi,
+							 uint32_t dist, bool all)
+{
+	const uint32_t *en = b->g->ent_node;
+	const uint8_t *em = b->g->ent_meta;
+	for (uint32_t i = lo; i < hi; i++) {
+		unsigned m = em[i];
+		if (!all && !((b->set >> (m & ST__DG_TYPE)) & 1))
+			continue;
+		st_id v = en[i];
+		if (!st__idset_add(&b->seen, v))
+			continue;
+		if (b->n >= b->limit)
+			return over_limit(b, v);
+		st_br_hit *h = &b->hits[b->n++];
+		h->id = v;
+		h->distance = dist;
+		h->next = u;
+		h->edge_type = (int)(m & ST__DG_TYPE);
+		h->edge_forward = (m & ST__DG_FWD) != 0;
+	}
+	return 0;
+}
+
+static int dg_root(br_run *b, st_id root)
+{
+	const st_depgraph *g = b->g;
+	if (root >= g->bound)
+		return 0;
+	uint32_t lo = g->off[root], hi = g->off[root + 1];
+	reserve_hits(b, hi - lo);
+	return b->all ? dg_node(b, root, lo, hi, 1, true) : dg_node(b, root, lo, hi, 1, false);
+}
+
+#define DG_PF_OFF 16 /* nodes ahead whose offsets are prefetched */
+#define DG_PF_ENT 4  /* nodes ahead whose entry lists are prefetched */
+
+/* Expand the level hits[from, to), its new hits at distance dist. */
+static int dg_level(br_run *b, size_t from, size_t to, uint32_t dist)
+{
+	const st_depgraph *g = b->g;
+	size_t n = to - from;
+	if (n > b->rng_cap) {
+		b->rng_cap = n > 2 * b->rng_cap ? n : 2 * b->rng_cap;
+		b->rng = st_xrealloc(b->rng, b->rng_cap * 2 * sizeof(uint32_t));
+	}
+	uint32_t *rg = b->rng;
+	const st_br_hit *h = b->hits + from;
+	uint64_t more = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + DG_PF_OFF < n)
+			__builtin_prefetch(&g->off[h[i + DG_PF_OFF].id]);
+		st_id u = h[i].id;
+		uint32_t lo = g->off[u], hi = g->off[u + 1];
+		rg[2 * i] = lo;
+		rg[2 * i + 1] = hi;
+		more += hi - lo;
+	}
+	reserve_hits(b, more); /* no reallocation below: h stays valid */
+	h = b->hits + from;
+	int r = 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		if (i + DG_PF_ENT < n) {
+			uint32_t lo = rg[2 * (i + DG_PF_ENT)];
+			__builtin_prefetch(&g->ent_node[lo]);
+			__builtin_prefetch(&g->ent_meta[lo]);
+		}
+		if (b->all)
+			r = dg_node(b, h[i].id, rg[2 * i], rg[2 * i + 1], dist, true);
+		else
+			r = dg_node(b, h[i].id, rg[2 * i], rg[2 * i + 1], dist, false);
+	}
+	return r;
+}
+
+/* Sort hits[from, to) by id (one BFS level: all the same distance, ids
+ * distinct): insertion sort when small, else an LSD radix sort of the hits
+ * themselves over the bits the largest id needs, in at most three passes
+ * whose digit counts come from one read of the level. */
 static void sort_level(br_run *b, size_t from, size_t to)
 {
 	size_t n = to - from;
@@ -234,20 +338,56 @@ static void sort_level(br_run *b, size_t from, size_t to)
 		return;
 	st_br_hit *h = b->hits + from;
 	bool sorted = true;
-	for (size_t i = 1; i < n && sorted; i++)
-		sorted = h[i - 1].id < h[i].id;
+	st_id max = h[0].id;
+	for (size_t i = 1; i < n; i++) {
+		sorted &= h[i - 1].id < h[i].id;
+		if (h[i].id > max)
+			max = h[i].id;
+	}
 	if (sorted)
 		return;
-	uint64_t *keys = st_xmalloc(n * sizeof(uint64_t));
+	if (n < 48) {
+		for (size_t i = 1; i < n; i++) {
+			st_br_hit v = h[i];
+			size_t j = i;
+			for (; j > 0 && h[j - 1].id > v.id; j--)
+				h[j] = h[j - 1];
+			h[j] = v;
+		}
+		return;
+	}
+	unsigned bits = 32 - (unsigned)__builtin_clz(max); /* max > 0: ids are */
+	unsigned passes = (bits + 10) / 11, width = (bits + passes - 1) / passes;
+	uint32_t nb = 1u << width, dm = nb - 1;
+	uint32_t cnt[3][2048];
+	for (unsigned p = 0; p < passes; p++)
+		memset(cnt[p], 0, nb * sizeof(uint32_t));
 	for (size_t i = 0; i < n; i++)
-		keys[i] = (uint64_t)h[i].id << 32 | i;
-	st__sort_keys(keys, n);
-	st_br_hit *tmp = st_xmalloc(n * sizeof(st_br_hit));
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = h[(uint32_t)keys[i]];
-	memcpy(h, tmp, n * sizeof(st_br_hit));
-	free(tmp);
-	free(keys);
+		for (unsigned p = 0, id = h[i].id; p < passes; p++)
+			cnt[p][(id >> (p * width)) & dm]++;
+	for (unsigned p = 0; p < passes; p++)
+		for (uint32_t d = 0, acc = 0; d < nb; d++) {
+			uint32_t c = cnt[p][d];
+			cnt[p][d] = acc;
+			acc += c;
+		}
+	if (n > b->tmp_cap) {
+		free(b->tmp);
+		b->tmp_cap = n > 2 * b->tmp_cap ? n : 2 * b->tmp_cap;
+		b->tmp = st_xmalloc(b->tmp_cap * sizeof(st_br_hit));
+	}
+	st_br_hit *src = h, *dst = b->tmp;
+	for (unsigned p = 0; p < passes; p++) {
+		unsigned shift = p * width;
+		uint32_t *c = cnt[p];
+		for (size_t i = 0; i < n; i++)
+			dst[c[(src[i].id >> shift) & dm]++] = src[i];
+		st_br_hit *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != h)
+		memcpy(h, src, n * sizeof(st_br_hit));
 }
 
 int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result **ret,
@@ -257,7 +397,11 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 	if (!opts)
 		opts = &defaults;
 	const st_schema *sc = st__snap_schema(s);
-	br_run b = {.s = s, .g = opts->graph, .max_nodes = opts->max_nodes, .diag = diag};
+	br_run b = {.s = s,
+		    .g = opts->graph,
+		    .max_nodes = opts->max_nodes,
+		    .limit = opts->max_nodes ? opts->max_nodes : SIZE_MAX,
+		    .diag = diag};
 	int r = st__dep_set_check(sc, opts->edges, &b.set, diag);
 	if (r)
 		return r;
@@ -276,7 +420,10 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 		return st_diag_set(diag, ST_E_NOTFOUND, "no node with numeric id %u", root);
 	b.bound = st_snap_id_bound(s);
 	st__tmap_init(&b.tm, s);
-	st__idset_init(&b.seen, b.bound);
+	if (opts->scratch)
+		st__idset_init_bits(&b.seen, b.bound, opts->scratch);
+	else
+		st__idset_init(&b.seen, b.bound);
 	st__idset_add(&b.seen, root);
 	if (!b.g)
 		plan_store_reads(&b, sc, node.type);
@@ -284,7 +431,7 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 	uint32_t depth = opts->depth;
 	size_t from = 0, to = 0;
 	uint32_t dist = 0;
-	r = expand(&b, root, 64, 1);
+	r = b.g ? dg_root(&b, root) : expand(&b, root, 64, 1);
 	while (!r) {
 		from = to;
 		to = b.n;
@@ -294,17 +441,33 @@ int st_blast_radius(st_snap *s, st_id root, const st_br_opts *opts, st_br_result
 		sort_level(&b, from, to);
 		if (depth && dist >= depth)
 			break;
-		for (size_t i = from; i < to && !r; i++)
-			r = expand(&b, b.hits[i].id, b.hits[i].edge_type, dist + 1);
+		if (b.g)
+			r = dg_level(&b, from, to, dist + 1);
+		else
+			for (size_t i = from; i < to && !r; i++)
+				r = expand(&b, b.hits[i].id, b.hits[i].edge_type, dist + 1);
 	}
 	for (int d = 0; d < 2; d++)
 		if (b.it_open[d])
 			st_adj_close(&b.it[d]);
+	if (b.seen.ext) {
+		/* hand the scratch back all zero: every bit set is the root's,
+		 * a hit's or the stray's, so clearing their words is enough */
+		uint64_t *w = b.seen.bits;
+		w[root >> 6] = 0;
+		w[b.stray >> 6] = 0;
+		for (size_t i = 0; i < b.n; i++)
+			w[b.hits[i].id >> 6] = 0;
+	}
+	free(b.rng);
+	free(b.tmp);
 	st__idset_free(&b.seen);
 	if (r) {
 		free(b.hits);
 		return r;
 	}
+	if (b.cap - b.n > 4096) /* reserved per level by upper bounds */
+		b.hits = st_xrealloc(b.hits, (b.n ? b.n : 1) * sizeof(st_br_hit));
 	st_br_result *res = st_xcalloc(1, sizeof(*res));
 	res->root = root;
 	res->hits = b.hits;

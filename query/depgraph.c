@@ -51,7 +51,12 @@ static int dg_cb(st_id node, const void *vals, size_t n, void *ctx)
 		uint64_t v = st_adj_at(vals, i);
 		int t = st__tmap_type(&c->tm, v);
 		if (t >= 0 && t < 64 && ((c->mask >> t) & 1)) {
-			g->ent_node[pos] = st_adj_node(v);
+			st_id w = st_adj_node(v);
+			if (w == ST_ID_NONE || w >= g->bound) { /* readers rely on it */
+				c->err = 1;
+				return ST_E_STORE;
+			}
+			g->ent_node[pos] = w;
 			g->ent_meta[pos] = (uint8_t)((unsigned)t | c->fwd_flag);
 			pos++;
 		}
@@ -164,33 +169,46 @@ void st__idset_init(st__idset *s, st_id bound)
 	s->n = 0;
 	s->bits = NULL;
 	s->bound = bound;
+	s->ext = false;
+}
+
+void st__idset_init_bits(st__idset *s, st_id bound, uint64_t *bits)
+{
+	s->tab = NULL;
+	s->cap = 0;
+	s->n = 0;
+	s->bits = bits;
+	s->bound = bound;
+	s->ext = true;
 }
 
 void st__idset_free(st__idset *s)
 {
 	free(s->tab);
-	free(s->bits);
+	if (!s->ext)
+		free(s->bits);
 	s->tab = NULL;
 	s->bits = NULL;
 }
 
-void st__idset_grow(st__idset *s)
+static void idset_to_bits(st__idset *s)
+{
+	s->bits = st_xcalloc(((size_t)s->bound >> 6) + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->tab[i])
+			s->bits[s->tab[i] >> 6] |= 1ull << (s->tab[i] & 63);
+	free(s->tab);
+	s->tab = NULL;
+	s->cap = 0;
+}
+
+static void idset_rehash(st__idset *s, size_t cap)
 {
 	uint32_t *old = s->tab;
 	size_t oldcap = s->cap;
-	if (s->n > ST__IDSET_SMALL) {
-		s->bits = st_xcalloc(((size_t)s->bound >> 6) + 1, sizeof(uint64_t));
-		for (size_t i = 0; i < oldcap; i++)
-			if (old[i])
-				s->bits[old[i] >> 6] |= 1ull << (old[i] & 63);
-		s->tab = NULL;
-		s->cap = 0;
-		free(old);
-		return;
-	}
-	s->cap = oldcap * 2;
-	s->tab = st_xcalloc(s->cap, sizeof(uint32_t));
-	size_t mask = s->cap - 1;
+	s->cap = cap;
+	s->tab = st_xcalloc(cap, sizeof(uint32_t));
+	size_t mask = cap - 1;
 	for (size_t i = 0; i < oldcap; i++) {
 		uint32_t k = old[i];
 		if (!k)
@@ -201,6 +219,30 @@ void st__idset_grow(st__idset *s)
 		s->tab[j] = k;
 	}
 	free(old);
+}
+
+void st__idset_reserve(st__idset *s, size_t more)
+{
+	if (s->bits)
+		return;
+	size_t want = s->n + more;
+	if (want > ST__IDSET_SMALL) {
+		idset_to_bits(s);
+		return;
+	}
+	size_t cap = s->cap;
+	while (want * 2 > cap)
+		cap *= 2;
+	if (cap != s->cap)
+		idset_rehash(s, cap);
+}
+
+void st__idset_grow(st__idset *s)
+{
+	if (s->n > ST__IDSET_SMALL)
+		idset_to_bits(s);
+	else
+		idset_rehash(s, s->cap * 2);
 }
 
 /* ------------------------------------------------------------- id maps */
@@ -257,59 +299,4 @@ bool st__idmap_put(st__idmap *m, st_id id, uint32_t val)
 	free(ok);
 	free(ov);
 	return true;
-}
-
-/* ------------------------------------------------------------- sorting */
-
-static int cmp_hi(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a >> 32, y = *(const uint64_t *)b >> 32;
-	return (x > y) - (x < y);
-}
-
-void st__sort_keys(uint64_t *k, size_t n)
-{
-	if (n < 128) {
-		/* insertion sort for the common tiny levels */
-		for (size_t i = 1; i < n; i++) {
-			uint64_t v = k[i];
-			size_t j = i;
-			while (j > 0 && (k[j - 1] >> 32) > (v >> 32)) {
-				k[j] = k[j - 1];
-				j--;
-			}
-			k[j] = v;
-		}
-		return;
-	}
-	uint32_t max = 0;
-	for (size_t i = 0; i < n; i++)
-		if ((k[i] >> 32) > max)
-			max = (uint32_t)(k[i] >> 32);
-	uint64_t *tmp = malloc(n * sizeof(uint64_t));
-	if (!tmp) {
-		qsort(k, n, sizeof(uint64_t), cmp_hi); /* ids are unique: stability moot */
-		return;
-	}
-	/* LSD radix on the high half, 11-bit digits, only the passes max needs */
-	uint64_t *src = k, *dst = tmp;
-	for (unsigned shift = 0; shift < 32 && (max >> shift); shift += 11) {
-		size_t cnt[2048] = {0};
-		for (size_t i = 0; i < n; i++)
-			cnt[(src[i] >> (32 + shift)) & 2047]++;
-		size_t acc = 0;
-		for (size_t d = 0; d < 2048; d++) {
-			size_t c = cnt[d];
-			cnt[d] = acc;
-			acc += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[cnt[(src[i] >> (32 + shift)) & 2047]++] = src[i];
-		uint64_t *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != k)
-		memcpy(k, src, n * sizeof(uint64_t));
-	free(tmp);
 }

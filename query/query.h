@@ -52,6 +52,11 @@ typedef struct st_br_opts {
 	uint32_t depth;           /* 0 = unbounded */
 	const st_depgraph *graph; /* optional, must match the snapshot's revision */
 	size_t max_nodes;         /* 0 = no cap; else ST_E_LIMIT beyond it */
+	/* optional visited-set scratch for callers that run many queries (a
+	 * server thread): a bitmap of (st_snap_id_bound(s) + 63) / 64 words,
+	 * all zero on entry and left all zero on return, whatever the outcome;
+	 * one per concurrent call.  NULL: the query allocates its own. */
+	uint64_t *scratch;
 } st_br_opts;
 
 typedef struct st_br_hit {

@@ -23,7 +23,9 @@
  * dependent -E-> u (a forward dependency type; reverse types are stored
  * u -E-> dependent).  Per node: the IN-direction entries first, then the
  * OUT-direction ones, each in store adjacency order, which is the order a
- * store-reading traversal sees them in, so both give identical results. */
+ * store-reading traversal sees them in, so both give identical results.
+ * Building checks every entry: 0 < ent_node[i] < bound, so readers need
+ * not. */
 #define ST__DG_FWD 0x80u
 #define ST__DG_TYPE 0x7fu
 
@@ -68,7 +70,9 @@ int st__any_set_check(const st_schema *sc, st_edge_set set, st_edge_set *ret_set
 /* A set of node ids that starts as a small open-addressing hash table and
  * turns into a bitmap over [0, bound) once it holds more than
  * ST__IDSET_SMALL ids, so small traversals never allocate memory
- * proportional to the whole graph and large ones get O(1) bit tests. */
+ * proportional to the whole graph and large ones get O(1) bit tests.
+ * Or a bitmap the caller owns from the start (st__idset_init_bits):
+ * nothing allocated, nothing freed, and clearing it is the caller's. */
 #define ST__IDSET_SMALL 4096
 typedef struct st__idset {
 	uint32_t *tab; /* hash regime: 0 = empty slot */
@@ -76,11 +80,17 @@ typedef struct st__idset {
 	size_t n;
 	uint64_t *bits; /* bitmap regime when non-NULL */
 	st_id bound;
+	bool ext;       /* bits is the caller's */
 } st__idset;
 
 void st__idset_init(st__idset *s, st_id bound);
+/* A set over the caller's all-zero bitmap of at least (bound + 63) / 64 words. */
+void st__idset_init_bits(st__idset *s, st_id bound, uint64_t *bits);
 void st__idset_free(st__idset *s);
 void st__idset_grow(st__idset *s);
+/* Make room for `more` further ids without growing on the way (in the hash
+ * regime; turns into the bitmap when n + more passes ST__IDSET_SMALL). */
+void st__idset_reserve(st__idset *s, size_t more);
 /* Add id (0 < id < bound); true if it was not there. */
 static inline bool st__idset_add(st__idset *s, st_id id)
 {
@@ -122,9 +132,5 @@ void st__idmap_free(st__idmap *m);
 uint32_t *st__idmap_get(const st__idmap *m, st_id id);
 /* Insert id with val if absent; true if inserted (else the old value stays). */
 bool st__idmap_put(st__idmap *m, st_id id, uint32_t val);
-
-/* Sort 64-bit keys by their high 32 bits (a node id; the low half is a
- * payload such as an index), stably: radix sort for large n. */
-void st__sort_keys(uint64_t *keys, size_t n);
 
 #endif

@@ -502,6 +502,14 @@ static void ref_bfs(const refg *g, size_t nn, st_edge_set set, uint32_t root, ui
 	free(q);
 }
 
+static bool all_zero(const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
 static void test_random_graph(void **state)
 {
 	fx *f = *state;
@@ -567,6 +575,8 @@ static void test_random_graph(void **state)
 	st_diag d;
 	assert_int_equal(st_depgraph_build(f->s, &g, &d), 0);
 	int *dist = malloc(nn * sizeof(int));
+	size_t n_words = (st_snap_id_bound(f->s) + 63) / 64;
+	uint64_t *scratch = calloc(n_words, sizeof(uint64_t));
 	refg rg;
 	ref_build(&rg, e, ne, nn, dep);
 	const st_edge_set sets[] = {0, ES(f, "CALLS"), ES(f, "CALLS") | ES(f, "PROVIDES_API") | ES(f, "CONSUMES_API")};
@@ -581,20 +591,56 @@ static void test_random_graph(void **state)
 				for (size_t i = 0; i < nn; i++)
 					want += i != root && dist[i] > 0;
 				st_br_opts o = {.edges = sets[si], .depth = depths[di]};
-				st_br_result *r1, *r2;
+				st_br_result *r1, *r2, *rs[2];
 				assert_int_equal(st_blast_radius(f->s, sid[root], &o, &r1, &d), 0);
 				o.graph = g;
 				assert_int_equal(st_blast_radius(f->s, sid[root], &o, &r2, &d), 0);
+				/* the same through the caller's visited scratch, both sources */
+				o.scratch = scratch;
+				for (int k = 0; k < 2; k++) {
+					o.graph = k ? g : NULL;
+					assert_int_equal(st_blast_radius(f->s, sid[root], &o, &rs[k], &d), 0);
+					assert_true(all_zero(scratch, n_words));
+				}
 				assert_int_equal(r1->n_hits, want);
 				assert_int_equal(r2->n_hits, want);
+				assert_int_equal(rs[0]->n_hits, want);
+				assert_int_equal(rs[1]->n_hits, want);
 				for (size_t i = 0; i < want; i++) {
-					const st_br_hit *x = &r1->hits[i], *y = &r2->hits[i];
-					assert_int_equal(x->id, y->id);
-					assert_int_equal(x->distance, y->distance);
-					assert_int_equal(x->next, y->next);
-					assert_int_equal(x->edge_type, y->edge_type);
-					assert_int_equal(x->edge_forward, y->edge_forward);
+					const st_br_hit *x = &r1->hits[i];
+					const st_br_hit *ys[3] = {&r2->hits[i], &rs[0]->hits[i], &rs[1]->hits[i]};
+					for (int k = 0; k < 3; k++) {
+						const st_br_hit *y = ys[k];
+						assert_int_equal(x->id, y->id);
+						assert_int_equal(x->distance, y->distance);
+						assert_int_equal(x->next, y->next);
+						assert_int_equal(x->edge_type, y->edge_type);
+						assert_int_equal(x->edge_forward, y->edge_forward);
+					}
 				}
+				/* a node cap cuts every variant the same way and still
+				 * leaves the scratch clean */
+				if (want > 2) {
+					o.max_nodes = want / 2;
+					for (int k = 0; k < 4; k++) {
+						st_br_result *rx = NULL;
+						o.graph = k & 1 ? g : NULL;
+						o.scratch = k & 2 ? scratch : NULL;
+						assert_int_equal(st_blast_radius(f->s, sid[root], &o, &rx, &d), ST_E_LIMIT);
+						assert_null(rx);
+						assert_true(all_zero(scratch, n_words));
+					}
+					o.max_nodes = want; /* exactly enough */
+					o.graph = g;
+					o.scratch = scratch;
+					st_br_result *rx = NULL;
+					assert_int_equal(st_blast_radius(f->s, sid[root], &o, &rx, &d), 0);
+					assert_int_equal(rx->n_hits, want);
+					assert_true(all_zero(scratch, n_words));
+					st_br_result_free(rx);
+				}
+				st_br_result_free(rs[0]);
+				st_br_result_free(rs[1]);
 				for (size_t i = 0; i < nn; i++) {
 					if (dist[i] <= 0)
 						continue;
@@ -632,6 +678,7 @@ static void test_random_graph(void **state)
 	free(rg.dep);
 	free(rg.type);
 	free(dist);
+	free(scratch);
 	free(sid);
 	free(e);
 }
