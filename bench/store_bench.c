@@ -9,6 +9,11 @@
  *                                prints each run's edges/s and the median.
  *   store-bench lookups DIR N    N random id lookups + node reads; prints the
  *                                rate (ids sampled from the store first).
+ *   store-bench blast DIR N      blast radius timings: the depgraph build, the
+ *                                unbounded radius of the service with the most
+ *                                CALLS callers (11 runs, with and without the
+ *                                depgraph), and the depth-3 radius of N random
+ *                                services (seeded), with and without it; medians.
  *
  * Output is one "key value" pair per line for the driver to parse.
  */
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "query.h"
 #include "schema.h"
 #include "store.h"
 
@@ -184,6 +190,133 @@ static int bench_lookups(const char *dir, long count)
 	return found == (uint64_t)count ? 0 : 1;
 }
 
+static int collect_ids(const void *ids, size_t n, void *ctx)
+{
+	struct ids *v = ctx;
+	for (size_t i = 0; i < n; i++) {
+		if (v->n == v->cap) {
+			v->cap = v->cap ? v->cap * 2 : 1024;
+			v->v = realloc(v->v, v->cap * sizeof(st_id));
+		}
+		v->v[v->n++] = st_id_at(ids, i);
+	}
+	return 0;
+}
+
+/* Median of n timings (sorts them). */
+static double med(double *t, size_t n)
+{
+	qsort(t, n, sizeof(double), cmp_double);
+	return t[n / 2];
+}
+
+static double time_br(st_snap *s, st_id root, uint32_t depth, const st_depgraph *g, uint64_t *scratch,
+		      size_t *hits)
+{
+	st_br_opts o = {.depth = depth, .graph = g, .scratch = scratch};
+	st_br_result *r;
+	st_diag d;
+	double t0 = now();
+	if (st_blast_radius(s, root, &o, &r, &d))
+		die("blast radius", &d);
+	double t = now() - t0;
+	*hits = r->n_hits;
+	st_br_result_free(r);
+	return t;
+}
+
+static int bench_blast(const char *dir, long count)
+{
+	st_schema *schema;
+	st_store *st;
+	st_snap *s;
+	st_diag d;
+	if (st_schema_load_default(&schema, &d) || st_store_open(dir, schema, ST_OPEN_READONLY, &st, &d) ||
+	    st_snap_begin(st, &s, &d))
+		die("open", &d);
+	int svc = st_schema_find_node_type(schema, "Service", 7);
+	int calls = st_schema_find_edge_type(schema, "CALLS", 5);
+	struct ids sv = {0};
+	st_snap_scan_type(s, svc, collect_ids, &sv);
+	if (!sv.n || count < 1)
+		die("no services", NULL);
+	/* the hub: most CALLS callers, ties to the smallest id */
+	st_id hub = 0;
+	size_t best = 0;
+	for (size_t i = 0; i < sv.n; i++) {
+		st_adj_iter it;
+		const void *v;
+		size_t n, c = 0;
+		st_snap_adj_open_type(s, ST_IN, sv.v[i], calls, &it);
+		while (st_adj_next(&it, &v, &n) == 1)
+			c += n;
+		st_adj_close(&it);
+		if (c > best) {
+			best = c;
+			hub = sv.v[i];
+		}
+	}
+	double tb[5];
+	st_depgraph *g = NULL;
+	for (int i = 0; i < 5; i++) {
+		st_depgraph_free(g);
+		double t0 = now();
+		if (st_depgraph_build(s, &g, &d))
+			die("depgraph", &d);
+		tb[i] = now() - t0;
+	}
+	printf("depgraph_build_ms %.1f\n", med(tb, 5) * 1e3);
+	double tw[11], to[11];
+	size_t hits = 0;
+	for (int i = 0; i < 11; i++) {
+		tw[i] = time_br(s, hub, 0, g, NULL, &hits);
+		to[i] = time_br(s, hub, 0, NULL, NULL, &hits);
+	}
+	st_node hn;
+	st_snap_node(s, hub, &hn);
+	printf("hub %.*s callers %zu dependents %zu\n", (int)hn.key_len, hn.key, best, hits);
+	printf("hub_unbounded_ms_depgraph %.2f\n", med(tw, 11) * 1e3);
+	printf("hub_unbounded_ms_store %.2f\n", med(to, 11) * 1e3);
+	double *a = malloc((size_t)count * sizeof(double)), *b = malloc((size_t)count * sizeof(double));
+	double *h = malloc((size_t)count * sizeof(double));
+	/* each path in its own loop (steady state, as a server answering
+	 * queries in a row), the same seeded services for both */
+	uint64_t seed = 7;
+	for (long i = 0; i < count; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		a[i] = time_br(s, sv.v[(seed >> 33) % sv.n], 3, g, NULL, &hits);
+		h[i] = (double)hits;
+	}
+	seed = 7;
+	for (long i = 0; i < count; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		b[i] = time_br(s, sv.v[(seed >> 33) % sv.n], 3, NULL, NULL, &hits);
+	}
+	/* with a per-thread visited bitmap, as a server worker keeps one */
+	uint64_t *scratch = calloc((st_snap_id_bound(s) + 63) / 64, sizeof(uint64_t));
+	double *c = malloc((size_t)count * sizeof(double));
+	seed = 7;
+	for (long i = 0; i < count; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		c[i] = time_br(s, sv.v[(seed >> 33) % sv.n], 3, g, scratch, &hits);
+	}
+	printf("depth3_us_depgraph_scratch %.1f\n", med(c, (size_t)count) * 1e6);
+	free(c);
+	free(scratch);
+	printf("depth3_services %ld median_dependents %.0f\n", count, med(h, (size_t)count));
+	printf("depth3_us_depgraph %.1f\n", med(a, (size_t)count) * 1e6);
+	printf("depth3_us_store %.1f\n", med(b, (size_t)count) * 1e6);
+	free(a);
+	free(b);
+	free(h);
+	free(sv.v);
+	st_depgraph_free(g);
+	st_snap_end(s);
+	st_store_close(st);
+	st_schema_free(schema);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "open"))
@@ -192,6 +325,8 @@ int main(int argc, char **argv)
 		return bench_scan(argv[2], argc >= 4 ? (int)strtol(argv[3], NULL, 10) : 5);
 	if (argc >= 4 && !strcmp(argv[1], "lookups"))
 		return bench_lookups(argv[2], strtol(argv[3], NULL, 10));
-	fprintf(stderr, "usage: store-bench open DIR ID | scan DIR [RUNS] | lookups DIR N\n");
+	if (argc >= 3 && !strcmp(argv[1], "blast"))
+		return bench_blast(argv[2], argc >= 4 ? strtol(argv[3], NULL, 10) : 1000);
+	fprintf(stderr, "usage: store-bench open DIR ID | scan DIR [RUNS] | lookups DIR N | blast DIR [N]\n");
 	return 2;
 }
