@@ -39,6 +39,15 @@ static _Noreturn void die(const char *what, const st_diag *d)
 	exit(2);
 }
 
+/* Schema, read-only store and a snapshot, or exit 2. */
+static void open_ro(const char *dir, st_schema **schema, st_store **st, st_snap **s)
+{
+	st_diag d;
+	if (st_schema_load_default(schema, &d) || st_store_open(dir, *schema, ST_OPEN_READONLY, st, &d) ||
+	    st_snap_begin(*st, s, &d))
+		die("open", &d);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -152,10 +161,7 @@ static int bench_lookups(const char *dir, long count)
 	st_schema *schema;
 	st_store *st;
 	st_snap *s;
-	st_diag d;
-	if (st_schema_load_default(&schema, &d) || st_store_open(dir, schema, ST_OPEN_READONLY, &st, &d) ||
-	    st_snap_begin(st, &s, &d))
-		die("open", &d);
+	open_ro(dir, &schema, &st, &s);
 	struct ids ids = {0};
 	st_snap_scan_nodes(s, collect, &ids);
 	if (!ids.n)
@@ -231,9 +237,7 @@ static int bench_blast(const char *dir, long count)
 	st_store *st;
 	st_snap *s;
 	st_diag d;
-	if (st_schema_load_default(&schema, &d) || st_store_open(dir, schema, ST_OPEN_READONLY, &st, &d) ||
-	    st_snap_begin(st, &s, &d))
-		die("open", &d);
+	open_ro(dir, &schema, &st, &s);
 	int svc = st_schema_find_node_type(schema, "Service", 7);
 	int calls = st_schema_find_edge_type(schema, "CALLS", 5);
 	struct ids sv = {0};
