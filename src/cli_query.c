@@ -1,8 +1,9 @@
 /*
  * cli_query.c — `stacktwin query --db DIR VERB …`: parses options, runs one
  * query on a read-only snapshot and prints a table (default) or JSON
- * (--json, generated with yajl).  Unknown ids exit 2 with suggestions.
- * It owns presentation only: every answer comes from query/ (query.h).
+ * (--json: the documents of render.c, shared with the HTTP API).  Unknown
+ * ids exit 2 with suggestions.  It owns presentation only: every answer
+ * comes from query/ (query.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include "cli_query.h"
 #include "props.h"
 #include "query.h"
+#include "render.h"
 #include "schema.h"
 #include "store.h"
 
@@ -78,23 +80,6 @@ static bool parse_long(const char *s, long lo, long hi, long *ret)
 
 /* ---------------------------------------------------------------- output */
 
-static void gk(yajl_gen g, const char *k)
-{
-	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-}
-
-static void gs(yajl_gen g, const char *s, size_t n)
-{
-	yajl_gen_string(g, (const unsigned char *)s, n);
-}
-
-static void gmoney(yajl_gen g, int64_t micros)
-{
-	char buf[ST_MONEY_BUF];
-	size_t n = st_money_format(micros, buf);
-	yajl_gen_number(g, buf, n);
-}
-
 static void flush_json(struct qctx *q)
 {
 	const unsigned char *buf;
@@ -120,30 +105,9 @@ static void node_info(struct qctx *q, st_id id, const char **key, int *klen, con
 	}
 }
 
-static void gnode(struct qctx *q, st_id id)
-{
-	const char *k, *t;
-	int kl;
-	node_info(q, id, &k, &kl, &t);
-	gs(q->g, k, (size_t)kl);
-}
-
 static const char *edge_name(struct qctx *q, int t)
 {
 	return t >= 0 ? st_schema_edge_type(q->schema, (size_t)t)->name : "?";
-}
-
-/* Open a JSON object {"id": …, "type": …, for the caller to add to and close. */
-static void gnode_obj(struct qctx *q, st_id id)
-{
-	const char *k, *t;
-	int kl;
-	node_info(q, id, &k, &kl, &t);
-	yajl_gen_map_open(q->g);
-	gk(q->g, "id");
-	gs(q->g, k, (size_t)kl);
-	gk(q->g, "type");
-	gk(q->g, t);
 }
 
 /* Resolve a node id argument; on failure print suggestions and return 0. */
@@ -152,16 +116,9 @@ static st_id need_node(struct qctx *q, const char *id)
 	st_id x;
 	if (st_snap_lookup(q->s, id, strlen(id), &x) == 0)
 		return x;
-	st_id sug[5];
-	size_t n = st_suggest(q->s, id, strlen(id), sug, 5);
-	fprintf(stderr, "stacktwin query: unknown node '%s'", id);
-	for (size_t i = 0; i < n; i++) {
-		const char *k, *t;
-		int kl;
-		node_info(q, sug[i], &k, &kl, &t);
-		fprintf(stderr, "%s'%.*s'", i ? ", " : "; did you mean ", kl, k);
-	}
-	fputs(n ? "?\n" : "\n", stderr);
+	char msg[4096];
+	st_render_unknown_node(q->s, id, msg, sizeof(msg));
+	fprintf(stderr, "stacktwin query: %s\n", msg);
 	return ST_ID_NONE;
 }
 
@@ -243,78 +200,13 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 	if (off > r->n_hits)
 		off = r->n_hits;
 	size_t end = off + lim < r->n_hits ? off + lim : r->n_hits;
-	st_id *path = malloc((r->max_distance + 2) * sizeof(st_id));
 	if (q->o.json) {
-		yajl_gen g = q->g;
-		yajl_gen_map_open(g);
-		gk(g, "root");
-		gnode(q, root);
-		gk(g, "revision");
-		yajl_gen_integer(g, (long long)st_snap_revision(q->s));
-		gk(g, "depth");
-		if (bo.depth)
-			yajl_gen_integer(g, bo.depth);
-		else
-			yajl_gen_null(g);
-		gk(g, "total");
-		yajl_gen_integer(g, (long long)r->n_hits);
-		gk(g, "offset");
-		yajl_gen_integer(g, (long long)off);
-		gk(g, "limit");
-		yajl_gen_integer(g, (long long)lim);
-		gk(g, "next_offset");
-		if (end < r->n_hits)
-			yajl_gen_integer(g, (long long)end);
-		else
-			yajl_gen_null(g);
-		gk(g, "nodes");
-		yajl_gen_array_open(g);
-		for (size_t i = off; i < end; i++) {
-			gnode_obj(q, r->hits[i].id);
-			gk(g, "distance");
-			yajl_gen_integer(g, r->hits[i].distance);
-			gk(g, "path");
-			yajl_gen_array_open(g);
-			size_t pn = st_br_path(r, i, path);
-			for (size_t p = 0; p < pn; p++)
-				gnode(q, path[p]);
-			yajl_gen_array_close(g);
-			gk(g, "edge");
-			gk(g, edge_name(q, r->hits[i].edge_type));
-			yajl_gen_map_close(g);
+		if (st_render_blast(q->g, q->s, r, ag, bo.depth, to > from, off, lim)) {
+			st_br_aggregate_free(ag);
+			st_br_result_free(r);
+			st_diag_set(&q->d, -ENOMEM, "out of memory");
+			return fail(q, "blast-radius");
 		}
-		yajl_gen_array_close(g);
-		gk(g, "affected_services");
-		yajl_gen_integer(g, (long long)ag->services);
-		gk(g, "owner_teams");
-		yajl_gen_array_open(g);
-		for (size_t t = 0; t < ag->n_teams; t++) {
-			yajl_gen_map_open(g);
-			gk(g, "team");
-			gnode(q, ag->teams[t].team);
-			gk(g, "services");
-			yajl_gen_integer(g, (long long)ag->teams[t].services);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		gk(g, "unowned_services");
-		yajl_gen_integer(g, (long long)ag->unowned);
-		if (to > from) {
-			gk(g, "cost_at_risk");
-			yajl_gen_array_open(g);
-			for (size_t c = 0; c < ag->n_risk; c++) {
-				char cur[4];
-				st_currency_format(ag->risk[c].currency, cur);
-				yajl_gen_map_open(g);
-				gk(g, "currency");
-				gs(g, cur, 3);
-				gk(g, "amount");
-				gmoney(g, ag->risk[c].amount);
-				yajl_gen_map_close(g);
-			}
-			yajl_gen_array_close(g);
-		}
-		yajl_gen_map_close(g);
 		flush_json(q);
 	} else {
 		const char *rk, *rt;
@@ -354,23 +246,12 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 				printf("  none\n");
 		}
 	}
-	free(path);
 	st_br_aggregate_free(ag);
 	st_br_result_free(r);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- owners */
-
-static const char *claim_name(st_claim c)
-{
-	switch (c) {
-	case ST_CLAIM_SELF: return "self";
-	case ST_CLAIM_OWNS: return "owns";
-	case ST_CLAIM_INHERITED: return "inherited";
-	default: return "unowned";
-	}
-}
 
 static int cmd_owners(struct qctx *q, int argc, char **argv)
 {
@@ -383,33 +264,7 @@ static int cmd_owners(struct qctx *q, int argc, char **argv)
 	if (st_owner(q->s, x, &r, &q->d))
 		return fail(q, "owners");
 	if (q->o.json) {
-		yajl_gen g = q->g;
-		yajl_gen_map_open(g);
-		gk(g, "node");
-		gnode(q, x);
-		gk(g, "claim");
-		gk(g, claim_name(r->claim));
-		gk(g, "owners");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_owners; i++)
-			gnode(q, r->owners[i]);
-		yajl_gen_array_close(g);
-		gk(g, "conflict");
-		yajl_gen_bool(g, r->conflict);
-		gk(g, "via");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_chain; i++) {
-			yajl_gen_map_open(g);
-			gk(g, "node");
-			gnode(q, r->chain[i]);
-			if (i + 1 < r->n_chain) {
-				gk(g, "edge");
-				gk(g, edge_name(q, r->chain_edges[i]));
-			}
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		yajl_gen_map_close(g);
+		st_render_owners(q->g, q->s, r);
 		flush_json(q);
 	} else {
 		printf("%s: %s", argv[0], r->n_owners ? "" : "unowned");
@@ -419,7 +274,7 @@ static int cmd_owners(struct qctx *q, int argc, char **argv)
 			node_info(q, r->owners[i], &k, &kl, &t);
 			printf("%s%.*s", i ? ", " : "", kl, k);
 		}
-		printf("  (%s%s)\n", claim_name(r->claim), r->conflict ? ", CONFLICT: several owners" : "");
+		printf("  (%s%s)\n", st_render_claim_name(r->claim), r->conflict ? ", CONFLICT: several owners" : "");
 		for (size_t i = 0; i < r->n_chain; i++) {
 			const char *k, *t;
 			int kl;
@@ -445,15 +300,6 @@ static void print_id_list(struct qctx *q, const char *title, const st_id *ids, s
 	}
 }
 
-static void json_id_list(struct qctx *q, const char *key, const st_id *ids, size_t n)
-{
-	gk(q->g, key);
-	yajl_gen_array_open(q->g);
-	for (size_t i = 0; i < n; i++)
-		gnode(q, ids[i]);
-	yajl_gen_array_close(q->g);
-}
-
 static int cmd_owned_by(struct qctx *q, int argc, char **argv)
 {
 	if (argc != 1)
@@ -465,12 +311,7 @@ static int cmd_owned_by(struct qctx *q, int argc, char **argv)
 	if (st_owned_by(q->s, t, q->o.limit > 0 ? (size_t)q->o.limit : 0, &r, &q->d))
 		return fail(q, "owned-by");
 	if (q->o.json) {
-		yajl_gen_map_open(q->g);
-		gk(q->g, "team");
-		gnode(q, t);
-		json_id_list(q, "direct", r->direct, r->n_direct);
-		json_id_list(q, "inherited", r->inherited, r->n_inherited);
-		yajl_gen_map_close(q->g);
+		st_render_owned_by(q->g, q->s, r);
 		flush_json(q);
 	} else {
 		print_id_list(q, "owned directly", r->direct, r->n_direct);
@@ -487,73 +328,21 @@ static int cmd_cost(struct qctx *q, int argc, char **argv)
 	(void)argv;
 	if (argc != 0)
 		return usage_error("cost takes no positional arguments");
-	static const struct { const char *name; st_group g; } groups[] = {
-		{"resource", ST_GROUP_RESOURCE}, {"service", ST_GROUP_SERVICE}, {"team", ST_GROUP_TEAM},
-		{"system", ST_GROUP_SYSTEM},     {"domain", ST_GROUP_DOMAIN},
-	};
-	int gi = -1;
-	for (size_t i = 0; i < ST_ARRAY_LEN(groups); i++)
-		if (q->o.by && !strcmp(q->o.by, groups[i].name))
-			gi = (int)i;
-	if (gi < 0)
+	st_group by;
+	if (st_render_group_parse(q->o.by, &by))
 		return usage_error("--by is resource, service, team, system or domain");
 	int32_t from, to;
 	st_metric m;
 	if (!parse_window(q, &from, &to, true) || !parse_metric(q, &m))
 		return EXIT_ERROR;
 	st_cost_result *r;
-	if (st_cost_rollup(q->s, from, to, groups[gi].g, m, &r, &q->d))
+	if (st_cost_rollup(q->s, from, to, by, m, &r, &q->d))
 		return fail(q, "cost");
 	if (q->o.json) {
-		yajl_gen g = q->g;
-		yajl_gen_map_open(g);
-		gk(g, "by");
-		gk(g, groups[gi].name);
-		gk(g, "from");
-		gk(g, q->o.from);
-		gk(g, "to");
-		gk(g, q->o.to);
-		gk(g, "metric");
-		gk(g, m == ST_METRIC_BILLED ? "billed" : "effective");
-		gk(g, "rows");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_rows; i++) {
-			char cur[4];
-			st_currency_format(r->rows[i].currency, cur);
-			yajl_gen_map_open(g);
-			gk(g, "group");
-			if (r->rows[i].group)
-				gnode(q, r->rows[i].group);
-			else
-				yajl_gen_null(g);
-			gk(g, "currency");
-			gs(g, cur, 3);
-			gk(g, "amount");
-			gmoney(g, r->rows[i].amount);
-			gk(g, "facts");
-			yajl_gen_integer(g, (long long)r->rows[i].facts);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		gk(g, "totals");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_totals; i++) {
-			char cur[4];
-			st_currency_format(r->totals[i].currency, cur);
-			yajl_gen_map_open(g);
-			gk(g, "currency");
-			gs(g, cur, 3);
-			gk(g, "amount");
-			gmoney(g, r->totals[i].amount);
-			gk(g, "facts");
-			yajl_gen_integer(g, (long long)r->totals[i].facts);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		yajl_gen_map_close(g);
+		st_render_cost(q->g, q->s, r, by, from, to, m);
 		flush_json(q);
 	} else {
-		printf("cost by %s, %s .. %s (exclusive), %s\n\n%-48s %-4s %18s %9s\n", groups[gi].name,
+		printf("cost by %s, %s .. %s (exclusive), %s\n\n%-48s %-4s %18s %9s\n", st_render_group_name(by),
 		       q->o.from, q->o.to, m == ST_METRIC_BILLED ? "billed" : "effective", "GROUP", "CUR",
 		       "AMOUNT", "FACTS");
 		for (size_t i = 0; i < r->n_rows; i++) {
@@ -596,26 +385,7 @@ static int cmd_path(struct qctx *q, int argc, char **argv)
 		     q->o.depth > 0 ? (uint32_t)q->o.depth : 0, &r, &q->d))
 		return fail(q, "path");
 	if (q->o.json) {
-		yajl_gen g = q->g;
-		yajl_gen_map_open(g);
-		gk(g, "paths");
-		yajl_gen_array_open(g);
-		for (size_t p = 0; p < r->n_paths; p++) {
-			yajl_gen_map_open(g);
-			gk(g, "nodes");
-			yajl_gen_array_open(g);
-			for (size_t i = 0; i < r->len; i++)
-				gnode(q, r->nodes[r->starts[p] + i]);
-			yajl_gen_array_close(g);
-			gk(g, "edges");
-			yajl_gen_array_open(g);
-			for (size_t i = 0; i + 1 < r->len; i++)
-				gk(g, edge_name(q, r->edges[r->starts[p] - p + i]));
-			yajl_gen_array_close(g);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		yajl_gen_map_close(g);
+		st_render_path(q->g, q->s, r);
 		flush_json(q);
 	} else {
 		for (size_t p = 0; p < r->n_paths; p++) {
@@ -652,33 +422,7 @@ static int cmd_neighbours(struct qctx *q, int argc, char **argv)
 			  q->o.max_nodes > 0 ? (size_t)q->o.max_nodes : 0, &r, &q->d))
 		return fail(q, "neighbours");
 	if (q->o.json) {
-		yajl_gen g = q->g;
-		yajl_gen_map_open(g);
-		gk(g, "nodes");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_nodes; i++) {
-			gnode_obj(q, r->nodes[i]);
-			gk(g, "hop");
-			yajl_gen_integer(g, r->hops[i]);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		gk(g, "edges");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_edges; i++) {
-			yajl_gen_map_open(g);
-			gk(g, "src");
-			gnode(q, r->edges[i].src);
-			gk(g, "dst");
-			gnode(q, r->edges[i].dst);
-			gk(g, "type");
-			gk(g, edge_name(q, r->edges[i].type));
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		gk(g, "truncated");
-		yajl_gen_bool(g, r->truncated);
-		yajl_gen_map_close(g);
+		st_render_neighbours(q->g, q->s, r);
 		flush_json(q);
 	} else {
 		printf("%zu nodes, %zu edges%s\n", r->n_nodes, r->n_edges,
@@ -721,18 +465,7 @@ static int cmd_search(struct qctx *q, int argc, char **argv)
 	if (st_search(q->s, &so, &r, &q->d))
 		return fail(q, "search");
 	if (q->o.json) {
-		yajl_gen g = q->g;
-		yajl_gen_map_open(g);
-		gk(g, "nodes");
-		yajl_gen_array_open(g);
-		for (size_t i = 0; i < r->n_ids; i++) {
-			gnode_obj(q, r->ids[i]);
-			yajl_gen_map_close(g);
-		}
-		yajl_gen_array_close(g);
-		gk(g, "truncated");
-		yajl_gen_bool(g, r->truncated);
-		yajl_gen_map_close(g);
+		st_render_search(q->g, q->s, r);
 		flush_json(q);
 	} else {
 		for (size_t i = 0; i < r->n_ids; i++) {

@@ -18,7 +18,9 @@
 #include "cli_query.h"
 #include "jsonl.h"
 #include "props.h"
+#include "render.h"
 #include "schema.h"
+#include "serve.h"
 #include "store.h"
 
 #define EXIT_FINDINGS 1
@@ -34,6 +36,7 @@ static const char usage_text[] =
 	"  verify --db DIR                           check the store's internal invariants\n"
 	"  query  --db DIR VERB …                    blast-radius, owners, owned-by, cost, path,\n"
 	"                                            neighbours, search (stacktwin query --help)\n"
+	"  serve  --db DIR [--listen HOST:PORT]      the query API over HTTP (stacktwin serve --help)\n"
 	"  version                                   print the version\n"
 	"\n"
 	"common options:\n"
@@ -211,11 +214,6 @@ static int cmd_export(int argc, char **argv)
 	return 0;
 }
 
-static void gen_key(yajl_gen g, const char *k)
-{
-	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-}
-
 static int cmd_stats(int argc, char **argv)
 {
 	struct ro x;
@@ -229,39 +227,7 @@ static int cmd_stats(int argc, char **argv)
 	if (x.c.json) {
 		yajl_gen g = yajl_gen_alloc(NULL);
 		yajl_gen_config(g, yajl_gen_beautify, 1);
-		yajl_gen_map_open(g);
-		gen_key(g, "revision");
-		yajl_gen_integer(g, (long long)stt.revision);
-		gen_key(g, "revision_time");
-		if (stt.revision_time)
-			gen_key(g, when);
-		else
-			yajl_gen_null(g);
-		gen_key(g, "nodes");
-		yajl_gen_integer(g, (long long)stt.nodes);
-		gen_key(g, "edges");
-		yajl_gen_integer(g, (long long)stt.edges);
-		gen_key(g, "cost_facts");
-		yajl_gen_integer(g, (long long)stt.costs);
-		gen_key(g, "store_bytes");
-		yajl_gen_integer(g, (long long)stt.store_bytes);
-		gen_key(g, "used_bytes");
-		yajl_gen_integer(g, (long long)stt.used_bytes);
-		gen_key(g, "node_types");
-		yajl_gen_map_open(g);
-		for (size_t t = 0; t < stt.n_node_types; t++) {
-			gen_key(g, st_schema_node_type(schema, t)->name);
-			yajl_gen_integer(g, (long long)stt.node_count[t]);
-		}
-		yajl_gen_map_close(g);
-		gen_key(g, "edge_types");
-		yajl_gen_map_open(g);
-		for (size_t t = 0; t < stt.n_edge_types; t++) {
-			gen_key(g, st_schema_edge_type(schema, t)->name);
-			yajl_gen_integer(g, (long long)stt.edge_count[t]);
-		}
-		yajl_gen_map_close(g);
-		yajl_gen_map_close(g);
+		st_render_stats(g, x.s);
 		const unsigned char *buf;
 		size_t len;
 		yajl_gen_get_buf(g, &buf, &len);
@@ -331,6 +297,8 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 1, argv + 1);
 	if (!strcmp(cmd, "query"))
 		return st_cli_query(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return st_cli_serve(argc - 1, argv + 1);
 	fprintf(stderr, "stacktwin: unknown command '%s'\n", cmd);
 	die_usage(NULL);
 	return EXIT_ERROR;
