@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# serve.sh STACKTWIN SOURCE_ROOT — `stacktwin serve` on the bundled example
+# estate: authentication, the JSON of the API against `stacktwin query
+# --json`, problem+json errors, keep-alive and graceful shutdown on SIGTERM.
+# Uses python3's http.client only (no curl).
+set -euo pipefail
+st=$1 root=$2
+work=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+db=$work/db
+"$st" import --no-sync --db "$db" "$root"/examples/estate/{nodes,edges,costs}.jsonl >/dev/null
+
+# Without a token file and without --allow-anonymous-read: refuse, exit 2.
+set +e
+"$st" serve --db "$db" --listen 127.0.0.1:0 >/dev/null 2>"$work/refuse.err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || { echo "FAIL: serve without auth exit $rc, want 2"; exit 1; }
+grep -q "allow-anonymous-read" "$work/refuse.err" || { echo "FAIL: no hint: $(cat "$work/refuse.err")"; exit 1; }
+echo "ok: refuses to start without --token-file or --allow-anonymous-read"
+
+printf 'test-token-123\n' >"$work/token"
+"$st" query --db "$db" --json blast-radius tf:prod/aws_db_instance.payments >"$work/br_cli.json"
+
+mkfifo "$work/out"
+"$st" serve --db "$db" --listen 127.0.0.1:0 --token-file "$work/token" >"$work/out" 2>"$work/serve.err" &
+pid=$!
+exec 3<"$work/out"
+line=
+read -r -t 10 line <&3 || { echo "FAIL: no listening line; stderr: $(cat "$work/serve.err")"; exit 1; }
+port=${line##*:}
+case "$line" in
+"listening on http://127.0.0.1:"[0-9]*) echo "ok: $line" ;;
+*) echo "FAIL: unexpected first line '$line'"; exit 1 ;;
+esac
+
+python3 - "$port" "$work/br_cli.json" <<'PY'
+import http.client, json, sys
+
+port, br_cli = int(sys.argv[1]), sys.argv[2]
+TOKEN = {'Authorization': 'Bearer test-token-123'}
+conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+failed = False
+
+def req(path, headers=None, method='GET'):
+    conn.request(method, path, headers=headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    return r, body
+
+def check(name, cond, extra=''):
+    global failed
+    if cond:
+        print('ok: ' + name)
+    else:
+        print('FAIL: ' + name + (': ' + extra if extra else ''))
+        failed = True
+
+r, b = req('/healthz')
+check('healthz without a token', r.status == 200 and json.loads(b) == {'status': 'ok', 'revision': 1}, b)
+check('healthz is application/json', r.getheader('Content-Type') == 'application/json')
+
+r, b = req('/api/v1/stats')
+check('no token: 401 with WWW-Authenticate: Bearer', r.status == 401 and r.getheader('WWW-Authenticate') == 'Bearer'
+      and r.getheader('Content-Type') == 'application/problem+json', (r.status, b))
+r, b = req('/api/v1/stats', {'Authorization': 'Bearer wrong'})
+check('wrong token: 403', r.status == 403 and json.loads(b)['status'] == 403, (r.status, b))
+r, b = req('/api/v1/stats', TOKEN)
+check('stats with the token', r.status == 200 and json.loads(b)['nodes'] == 113, (r.status, b))
+
+# these all run on the same connection: keep-alive
+sock0 = conn.sock
+r, b = req('/api/v1/blast-radius?id=tf%3Aprod%2Faws_db_instance.payments', TOKEN)
+with open(br_cli) as f:
+    cli = json.load(f)
+check('blast radius equals `stacktwin query --json blast-radius`', r.status == 200 and json.loads(b) == cli, b[:200])
+r, b = req('/api/v1/blast-radius?id=tf:prod/aws_db_instance.payments&from=2026-10-01&to=2026-10-31&limit=2&offset=2', TOKEN)
+j = json.loads(b)
+check('blast radius: window and pagination', r.status == 200 and j['cost_at_risk'] == [{'currency': 'USD', 'amount': 226.911318}]
+      and len(j['nodes']) == 2 and j['next_offset'] == 4, b[:200])
+
+r, b = req('/api/v1/owners?id=service:frontend', TOKEN)
+j = json.loads(b)
+check('owners of frontend: conflict', r.status == 200 and j['owners'] == ['team:catalog', 'team:checkout'] and j['conflict'], b)
+
+r, b = req('/api/v1/cost?by=team&from=2026-10-01&to=2026-10-31', TOKEN)
+j = json.loads(b)
+check('cost by team totals', r.status == 200 and {t['currency']: t['amount'] for t in j['totals']} == {'USD': 1391.315823, 'EUR': 15.9}, b[:200])
+
+r, b = req('/api/v1/path?from=service:frontend&to=tf:prod/aws_db_instance.payments&edges=CALLS,DEPENDS_ON', TOKEN)
+check('path', r.status == 200 and json.loads(b)['paths'][0]['nodes'][1] == 'service:checkout', b[:200])
+r, b = req('/api/v1/neighbours?id=service:payments&hops=1', TOKEN)
+check('neighbours', r.status == 200 and json.loads(b)['nodes'][0] == {'id': 'service:payments', 'type': 'Service', 'hop': 0}, b[:200])
+r, b = req('/api/v1/search?prefix=service%3Apay', TOKEN)
+check('search, percent-decoded', r.status == 200 and [n['id'] for n in json.loads(b)['nodes']] == ['service:payments'], b[:200])
+r, b = req('/api/v1/search?type=Service&limit=100', TOKEN)
+check('search by type', r.status == 200 and len(json.loads(b)['nodes']) == 10, b[:200])
+r, b = req('/api/v1/owned-by?id=team:payments', TOKEN)
+check('owned-by', r.status == 200 and 'service:payments' in json.loads(b)['direct'], b[:200])
+r, b = req('/api/v1/node?id=service:payments', TOKEN)
+j = json.loads(b)
+check('node', r.status == 200 and j['type'] == 'Service' and j['props']['name'] == 'payments'
+      and j['prop_types']['tier'] == 'int' and len(j['provenance']) >= 1, b[:200])
+
+r, b = req('/api/v1/owners?id=service:payment', TOKEN)
+j = json.loads(b)
+check('unknown id: 404 problem+json with a suggestion', r.status == 404 and r.getheader('Content-Type') == 'application/problem+json'
+      and "did you mean 'service:payments'" in j['detail'], b)
+r, b = req('/api/v1/blast-radius?id=service:payments&depth=deep', TOKEN)
+check('bad parameter: 400', r.status == 400 and r.getheader('Content-Type') == 'application/problem+json', b)
+r, b = req('/api/v1/cost?by=planet&from=2026-10-01&to=2026-10-31', TOKEN)
+check('bad enum: 400', r.status == 400, b)
+r, b = req('/api/v1/owners', TOKEN)
+check('missing parameter: 400', r.status == 400, b)
+r, b = req('/api/v1/owners?id=service:payments&bogus=1', TOKEN)
+check('unknown parameter: 400', r.status == 400, b)
+r, b = req('/api/v1/owners?id=%zz', TOKEN)
+check('bad percent-encoding: 400', r.status == 400, b)
+r, b = req('/api/v1/owners?id=service:payments', TOKEN, method='POST')
+check('POST: 405 with Allow', r.status == 405 and 'GET' in (r.getheader('Allow') or ''), b)
+r, b = req('/api/v1/nothing', TOKEN)
+check('unknown route: 404', r.status == 404, b)
+r, b = req('/healthz')
+check('keep-alive: every request above used one connection', r.status == 200 and sock0 is not None and conn.sock is sock0)
+conn.close()
+sys.exit(1 if failed else 0)
+PY
+
+kill -TERM "$pid"
+for _ in $(seq 50); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+	echo "FAIL: server still running 5 s after SIGTERM"
+	exit 1
+fi
+set +e
+wait "$pid"
+rc=$?
+set -e
+pid=
+[ "$rc" = 0 ] || { echo "FAIL: serve exit $rc after SIGTERM, want 0; stderr: $(cat "$work/serve.err")"; exit 1; }
+echo "ok: SIGTERM stops the server with exit 0"
+if grep -q "test-token-123" "$work/serve.err"; then
+	echo "FAIL: the token appears in the log"
+	exit 1
+fi
+echo "ok: the token is not logged"
