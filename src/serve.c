@@ -9,22 +9,33 @@
  * `stacktwin query --json`; the after-work callback answers on the loop
  * thread.  Shared state between workers (the dependency graph of the latest
  * revision and a pool of visited-set bitmaps) lives in `struct server`,
- * guarded by one mutex.  This file must not format query answers itself
+ * guarded by one mutex.
+ *
+ * It also serves GET /metrics (Prometheus text, metrics.c) and, with --web
+ * DIR, the static files of the web viewer (read on the thread pool after a
+ * path check that keeps every file inside DIR).  The request counters are
+ * updated and read on the loop thread only, where every response is sent, so
+ * they need no lock.  This file must not format query answers itself
  * (render.c does) nor log the token or request bodies.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <uv.h>
 #include <yajl/yajl_gen.h>
 
 #include "http.h"
+#include "metrics.h"
 #include "query.h"
 #include "render.h"
 #include "schema.h"
@@ -32,20 +43,22 @@
 #include "store.h"
 
 #define EXIT_ERROR 2
-#define MAX_PARAMS 16	     /* query parameters per request */
-#define MAX_TOKEN 4096	     /* bytes of the bearer token */
-#define SCRATCH_POOL 8	     /* idle visited-set bitmaps kept */
-#define API_MAX_LIMIT 10000  /* rows per page (blast radius, search) */
-#define API_MAX_NODES 100000 /* neighbourhood and owned-by caps */
+#define MAX_PARAMS 16		 /* query parameters per request */
+#define MAX_TOKEN 4096		 /* bytes of the bearer token */
+#define SCRATCH_POOL 8		 /* idle visited-set bitmaps kept */
+#define API_MAX_LIMIT 10000	 /* rows per page (blast radius, search) */
+#define API_MAX_NODES 100000	 /* neighbourhood and owned-by caps */
+#define WEB_MAX_FILE (16u << 20) /* bytes of one static file (the core's response cap) */
 
 static const char serve_usage[] =
 	"usage: stacktwin serve --db DIR [--listen HOST:PORT] [--token-file FILE]\n"
-	"                       [--allow-anonymous-read] [--schema FILE]\n"
+	"                       [--allow-anonymous-read] [--schema FILE] [--web DIR]\n"
 	"\n"
 	"Serves the query API (docs/api.md) as JSON over HTTP/1.1.\n"
 	"  --listen HOST:PORT        address to listen on [127.0.0.1:8080]; port 0 = any free port\n"
 	"  --token-file FILE         require 'Authorization: Bearer <first line of FILE>'\n"
 	"  --allow-anonymous-read    serve without a token (required when --token-file is absent)\n"
+	"  --web DIR                 serve the static files of DIR at / (no token needed)\n"
 	"Stops gracefully on SIGTERM or SIGINT.\n";
 
 /* A dependency graph shared by the workers that use it. */
@@ -59,9 +72,45 @@ struct scratch {
 	size_t words;
 };
 
+/* The route label of the request metrics: a fixed set, never the raw path. */
+enum label {
+	L_HEALTHZ,
+	L_STATS,
+	L_NODE,
+	L_SEARCH,
+	L_BLAST,
+	L_OWNERS,
+	L_OWNED_BY,
+	L_COST,
+	L_PATH,
+	L_NEIGHBOURS,
+	L_METRICS,
+	L_INDEX,  /* "/" without --web */
+	L_STATIC, /* a file under --web */
+	L_UNKNOWN,
+	N_LABELS
+};
+
+static const char *const label_names[N_LABELS] = {
+	[L_HEALTHZ] = "healthz",       [L_STATS] = "stats",	   [L_NODE] = "node",
+	[L_SEARCH] = "search",	       [L_BLAST] = "blast-radius", [L_OWNERS] = "owners",
+	[L_OWNED_BY] = "owned-by",     [L_COST] = "cost",	   [L_PATH] = "path",
+	[L_NEIGHBOURS] = "neighbours", [L_METRICS] = "metrics",	   [L_INDEX] = "index",
+	[L_STATIC] = "static",	       [L_UNKNOWN] = "unknown",
+};
+
+/* What the metrics need to know about a request until it is answered. */
+struct tally {
+	enum label label;
+	uint64_t t0; /* uv_hrtime() when the handler got it */
+};
+
 struct server {
 	uv_loop_t loop;
 	st_http_server *http;
+	st_metrics *metrics; /* loop thread only */
+	char *web_root;	     /* realpath of --web, NULL when not given */
+	size_t web_root_len;
 	st_schema *schema;
 	st_store *st;
 	char *token; /* NULL: anonymous read allowed */
@@ -87,6 +136,8 @@ struct route {
 	route_fn fn;
 	bool auth;
 	const char *const *params; /* allowed parameter names, NULL-terminated */
+	enum label label;
+	bool prometheus; /* answered with st_metrics_render() after the worker */
 };
 
 struct job {
@@ -100,6 +151,8 @@ struct job {
 	yajl_gen g;
 	int status;
 	char detail[4608];
+	struct tally t;
+	st_metrics_gauges gauges; /* /metrics: store part, filled by the worker */
 };
 
 /* ---------------------------------------------------------- job results */
@@ -139,8 +192,9 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Percent-decode s in place ('+' is a space); false on a bad escape or NUL. */
-static bool pct_decode(char *s)
+/* Percent-decode s in place ('+' is a space when plus_space: query strings,
+ * not paths); false on a bad escape or NUL. */
+static bool pct_decode(char *s, bool plus_space)
 {
 	char *o = s;
 	for (const char *p = s; *p; p++) {
@@ -151,7 +205,7 @@ static bool pct_decode(char *s)
 			*o++ = (char)(hi * 16 + lo);
 			p += 2;
 		} else {
-			*o++ = *p == '+' ? ' ' : *p;
+			*o++ = *p == '+' && plus_space ? ' ' : *p;
 		}
 	}
 	*o = 0;
@@ -172,7 +226,7 @@ static bool parse_params(struct job *j)
 				*eq = 0;
 				val = eq + 1;
 			}
-			if (!pct_decode(p) || !pct_decode(val)) {
+			if (!pct_decode(p, true) || !pct_decode(val, true)) {
 				problem(j, 400, "bad percent-encoding in the query string");
 				return false;
 			}
@@ -594,6 +648,24 @@ static void r_neighbours(struct job *j, st_snap *s)
 	j->status = 200;
 }
 
+/* The store gauges of /metrics; the counters are rendered on the loop thread. */
+static void r_metrics(struct job *j, st_snap *s)
+{
+	st_stats stt;
+	if (st_snap_stats(s, &stt) == 0) {
+		j->gauges = (st_metrics_gauges){
+			.store_ok = true,
+			.nodes = stt.nodes,
+			.edges = stt.edges,
+			.cost_facts = stt.costs,
+			.revision = stt.revision,
+			.revision_time = stt.revision_time,
+		};
+		st_stats_free(&stt);
+	}
+	j->status = 200;
+}
+
 static const char *const p_none[] = {NULL};
 static const char *const p_id[] = {"id", NULL};
 static const char *const p_search[] = {"prefix", "name", "type", "prop", "value", "limit", NULL};
@@ -604,18 +676,41 @@ static const char *const p_path[] = {"from", "to", "edges", "max_paths", NULL};
 static const char *const p_nb[] = {"id", "hops", "breadth", "max_nodes", "edges", NULL};
 
 static const struct route routes[] = {
-	{"/healthz", r_healthz, false, p_none},
-	{"/api/v1/stats", r_stats, true, p_none},
-	{"/api/v1/node", r_node, true, p_id},
-	{"/api/v1/search", r_search, true, p_search},
-	{"/api/v1/blast-radius", r_blast, true, p_blast},
-	{"/api/v1/owners", r_owners, true, p_id},
-	{"/api/v1/owned-by", r_owned_by, true, p_id},
-	{"/api/v1/cost", r_cost, true, p_cost},
-	{"/api/v1/path", r_path, true, p_path},
-	{"/api/v1/neighbours", r_neighbours, true, p_nb},
-	{"/api/v1/neighbors", r_neighbours, true, p_nb},
+	{"/healthz", r_healthz, false, p_none, L_HEALTHZ, false},
+	{"/metrics", r_metrics, true, p_none, L_METRICS, true},
+	{"/api/v1/stats", r_stats, true, p_none, L_STATS, false},
+	{"/api/v1/node", r_node, true, p_id, L_NODE, false},
+	{"/api/v1/search", r_search, true, p_search, L_SEARCH, false},
+	{"/api/v1/blast-radius", r_blast, true, p_blast, L_BLAST, false},
+	{"/api/v1/owners", r_owners, true, p_id, L_OWNERS, false},
+	{"/api/v1/owned-by", r_owned_by, true, p_id, L_OWNED_BY, false},
+	{"/api/v1/cost", r_cost, true, p_cost, L_COST, false},
+	{"/api/v1/path", r_path, true, p_path, L_PATH, false},
+	{"/api/v1/neighbours", r_neighbours, true, p_nb, L_NEIGHBOURS, false},
+	{"/api/v1/neighbors", r_neighbours, true, p_nb, L_NEIGHBOURS, false},
 };
+
+/* ------------------------------------------------------------ answers */
+
+/* Every answer of this file goes through reply() or reply_problem(), on the
+ * loop thread, so that each request is counted exactly once. */
+static void counted(struct server *srv, const struct tally *t, int status, int r)
+{
+	double secs = (double)(uv_hrtime() - t->t0) / 1e9;
+	st_metrics_request_end(srv->metrics, t->label, r ? 500 : status, secs);
+}
+
+static void reply(struct server *srv, st_http_request *req, const struct tally *t, int status,
+		  const char *ctype, const void *body, size_t len)
+{
+	counted(srv, t, status, st_http_respond(req, status, ctype, body, len));
+}
+
+static void reply_problem(struct server *srv, st_http_request *req, const struct tally *t,
+			  int status, const char *detail)
+{
+	counted(srv, t, status, st_http_respond_problem(req, status, detail));
+}
 
 /* --------------------------------------------------------- thread pool */
 
@@ -637,6 +732,10 @@ static void work_cb(uv_work_t *w)
 	st_snap *s;
 	st_diag d = {{0}};
 	int r = st_snap_begin(j->srv->st, &s, &d);
+	if (r && j->route->prometheus) {
+		j->status = 200; /* the HTTP metrics without the store gauges */
+		return;
+	}
 	if (r) {
 		problem(j, 503, "store: %s", d.msg);
 		return;
@@ -652,20 +751,200 @@ static void work_cb(uv_work_t *w)
 static void after_work_cb(uv_work_t *w, int status)
 {
 	struct job *j = w->data;
+	struct server *srv = j->srv;
 	(void)status;
-	if (j->status == 200) {
+	if (j->status == 200 && j->route->prometheus) {
+		char *text;
+		size_t len;
+		j->gauges.connections = st_http_connections(srv->http);
+		if (st_metrics_render(srv->metrics, &j->gauges, &text, &len) == 0) {
+			reply(srv, j->req, &j->t, 200, ST_METRICS_CONTENT_TYPE, text, len);
+			free(text);
+		} else {
+			reply_problem(srv, j->req, &j->t, 503, "out of memory");
+		}
+	} else if (j->status == 200) {
 		const unsigned char *buf;
 		size_t len;
 		yajl_gen_get_buf(j->g, &buf, &len);
-		st_http_respond(j->req, 200, "application/json", buf, len);
+		reply(srv, j->req, &j->t, 200, "application/json", buf, len);
 	} else {
 		if (j->status >= 500)
 			fprintf(stderr, "stacktwin serve: %d on %s: %s\n", j->status,
 				j->route->path, j->detail);
-		st_http_respond_problem(j->req, j->status ? j->status : 500,
-					j->detail[0] ? j->detail : NULL);
+		reply_problem(srv, j->req, &j->t, j->status ? j->status : 500,
+			      j->detail[0] ? j->detail : NULL);
 	}
 	job_free(j);
+}
+
+/* -------------------------------------------------------- static files */
+
+/* A GET or HEAD of a file under --web, read by a worker. */
+struct fjob {
+	uv_work_t work;
+	struct server *srv;
+	st_http_request *req;
+	struct tally t;
+	char *path; /* raw request path, decoded in place by the worker */
+	char *body;
+	size_t len;
+	const char *ctype;
+	int status;
+	char detail[128];
+};
+
+static void fjob_free(struct fjob *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	free(f->body);
+	free(f);
+}
+
+static const char *content_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{"html", "text/html; charset=utf-8"},
+		{"js", "text/javascript; charset=utf-8"},
+		{"mjs", "text/javascript; charset=utf-8"},
+		{"css", "text/css; charset=utf-8"},
+		{"json", "application/json"},
+		{"svg", "image/svg+xml"},
+		{"png", "image/png"},
+		{"ico", "image/x-icon"},
+		{"txt", "text/plain; charset=utf-8"},
+		{"map", "application/json"},
+	};
+	const char *base = strrchr(path, '/');
+	const char *dot = strrchr(base ? base : path, '.');
+	for (size_t i = 0; dot && i < ST_ARRAY_LEN(types); i++)
+		if (!strcasecmp(dot + 1, types[i].ext))
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+static int file_problem(struct fjob *f, int status, const char *detail)
+{
+	snprintf(f->detail, sizeof(f->detail), "%s", detail);
+	return status;
+}
+
+/* Map the request path to a file inside the web root and read it; the HTTP
+ * status.  Segments are checked after percent-decoding so that %2e%2e and
+ * %2f cannot smuggle a "..", and the resolved path (symlinks followed) must
+ * still lie under the resolved root. */
+static int read_web_file(struct fjob *f)
+{
+	const struct server *srv = f->srv;
+	char *p = f->path;
+	if (p[0] != '/')
+		return file_problem(f, 400, "the path must start with '/'");
+	if (!pct_decode(p, false))
+		return file_problem(f, 400, "bad percent-encoding in the path");
+	for (const char *seg = p; seg; seg = strchr(seg, '/')) {
+		seg++;
+		size_t n = strcspn(seg, "/");
+		if (n == 2 && seg[0] == '.' && seg[1] == '.')
+			return file_problem(f, 403, "'..' is not allowed in a path");
+		if (n && seg[0] == '.')
+			return file_problem(f, 404, "no such file"); /* dot files are private */
+	}
+	size_t plen = strlen(p);
+	char full[PATH_MAX], real[PATH_MAX];
+	int n = snprintf(full, sizeof(full), "%s%s%s", srv->web_root, p,
+			 p[plen - 1] == '/' ? "index.html" : "");
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return file_problem(f, 404, "no such file");
+	if (!realpath(full, real))
+		return errno == EACCES ? file_problem(f, 403, "permission denied") :
+					 file_problem(f, 404, "no such file");
+	size_t rl = srv->web_root_len;
+	if (rl > 1 && (strncmp(real, srv->web_root, rl) != 0 || real[rl] != '/'))
+		return file_problem(f, 404, "no such file"); /* a symlink out of the root */
+	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == EACCES ? file_problem(f, 403, "permission denied") :
+					 file_problem(f, 404, "no such file");
+	int status = 200;
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		status = file_problem(f, 404, "no such file");
+		goto out;
+	}
+	if ((uint64_t)sb.st_size > WEB_MAX_FILE) {
+		status = file_problem(f, 500, "the file is larger than 16 MiB");
+		goto out;
+	}
+	size_t size = (size_t)sb.st_size, got = 0;
+	f->body = malloc(size ? size : 1);
+	if (!f->body) {
+		status = file_problem(f, 503, "out of memory");
+		goto out;
+	}
+	while (got < size) {
+		ssize_t k = read(fd, f->body + got, size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			status = file_problem(f, 500, "reading the file failed");
+			goto out;
+		}
+		if (k == 0)
+			break; /* it shrank meanwhile: serve what is there */
+		got += (size_t)k;
+	}
+	f->len = got;
+	f->ctype = content_type(real);
+out:
+	close(fd);
+	return status;
+}
+
+static void file_work_cb(uv_work_t *w)
+{
+	struct fjob *f = w->data;
+	f->status = read_web_file(f);
+}
+
+static void file_after_cb(uv_work_t *w, int status)
+{
+	struct fjob *f = w->data;
+	(void)status;
+	if (f->status == 200) {
+		st_http_add_header(f->req, "X-Content-Type-Options", "nosniff");
+		reply(f->srv, f->req, &f->t, 200, f->ctype, f->body, f->len);
+	} else {
+		if (f->status >= 500)
+			fprintf(stderr, "stacktwin serve: %d on a static file: %s\n", f->status,
+				f->detail);
+		reply_problem(f->srv, f->req, &f->t, f->status, f->detail);
+	}
+	fjob_free(f);
+}
+
+static void queue_file(struct server *srv, st_http_request *req, const struct tally *t)
+{
+	struct fjob *f = calloc(1, sizeof(*f));
+	if (f)
+		f->path = strdup(st_http_path(req));
+	if (!f || !f->path) {
+		fjob_free(f);
+		reply_problem(srv, req, t, 503, "out of memory");
+		return;
+	}
+	f->srv = srv;
+	f->req = req;
+	f->t = *t;
+	f->work.data = f;
+	st_http_defer(req);
+	if (uv_queue_work(&srv->loop, &f->work, file_work_cb, file_after_cb) != 0) {
+		fjob_free(f);
+		reply_problem(srv, req, t, 500, "could not queue the request");
+	}
 }
 
 /* ---------------------------------------------------------------- auth */
@@ -682,13 +961,13 @@ static bool token_equal(const char *given, size_t glen, const char *tok, size_t 
 }
 
 /* 0 if the request may proceed, else the status already answered. */
-static int check_auth(struct server *srv, st_http_request *req)
+static int check_auth(struct server *srv, st_http_request *req, const struct tally *t)
 {
 	const char *h = st_http_header(req, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
 		st_http_add_header(req, "WWW-Authenticate", "Bearer");
-		st_http_respond_problem(req, 401,
-					"this server needs 'Authorization: Bearer <token>'");
+		reply_problem(srv, req, t, 401,
+			      "this server needs 'Authorization: Bearer <token>'");
 		return 401;
 	}
 	h += 7;
@@ -698,31 +977,50 @@ static int check_auth(struct server *srv, st_http_request *req)
 	while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
 		n--;
 	if (!token_equal(h, n, srv->token, srv->token_len)) {
-		st_http_respond_problem(req, 403, "the bearer token is not valid");
+		reply_problem(srv, req, t, 403, "the bearer token is not valid");
 		return 403;
 	}
 	return 0;
 }
 
+static const char index_json[] = "{\"api\":\"/api/v1\",\"health\":\"/healthz\","
+				 "\"metrics\":\"/metrics\"}";
+
 static void handle(st_http_request *req, void *ctx)
 {
 	struct server *srv = ctx;
+	struct tally t = {L_UNKNOWN, uv_hrtime()};
+	st_metrics_request_begin(srv->metrics);
 	const char *path = st_http_path(req);
 	const struct route *rt = NULL;
 	for (size_t i = 0; i < ST_ARRAY_LEN(routes); i++)
 		if (!strcmp(path, routes[i].path))
 			rt = &routes[i];
-	if (!rt) {
-		st_http_respond_problem(req, 404, "no such route; see docs/api.md");
+	if (rt)
+		t.label = rt->label;
+	else if (srv->web_root && strncmp(path, "/api/", 5) != 0)
+		t.label = L_STATIC;
+	else if (!srv->web_root && !strcmp(path, "/"))
+		t.label = L_INDEX;
+	else {
+		reply_problem(srv, req, &t, 404, "no such route; see docs/api.md");
 		return;
 	}
 	const char *method = st_http_method(req);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		st_http_add_header(req, "Allow", "GET, HEAD");
-		st_http_respond_problem(req, 405, "only GET and HEAD are supported");
+		reply_problem(srv, req, &t, 405, "only GET and HEAD are supported");
 		return;
 	}
-	if (rt->auth && srv->token && check_auth(srv, req))
+	if (t.label == L_INDEX) {
+		reply(srv, req, &t, 200, "application/json", index_json, sizeof(index_json) - 1);
+		return;
+	}
+	if (t.label == L_STATIC) {
+		queue_file(srv, req, &t);
+		return;
+	}
+	if (rt->auth && srv->token && check_auth(srv, req, &t))
 		return;
 	struct job *j = calloc(1, sizeof(*j));
 	const char *q = st_http_query(req);
@@ -730,18 +1028,19 @@ static void handle(st_http_request *req, void *ctx)
 		j->query = strdup(q);
 	if (!j || !j->query) {
 		job_free(j);
-		st_http_respond_problem(req, 503, "out of memory");
+		reply_problem(srv, req, &t, 503, "out of memory");
 		return;
 	}
 	j->srv = srv;
 	j->req = req;
 	j->route = rt;
+	j->t = t;
 	j->work.data = j;
 	st_http_defer(req);
 	int r = uv_queue_work(&srv->loop, &j->work, work_cb, after_work_cb);
 	if (r) {
 		job_free(j);
-		st_http_respond_problem(req, 500, "could not queue the request");
+		reply_problem(srv, req, &t, 500, "could not queue the request");
 	}
 }
 
@@ -832,7 +1131,7 @@ static int serve_usage_error(const char *msg)
 	return EXIT_ERROR;
 }
 
-enum { O_DB = 1000, O_SCHEMA, O_LISTEN, O_TOKEN, O_ANON };
+enum { O_DB = 1000, O_SCHEMA, O_LISTEN, O_TOKEN, O_ANON, O_WEB };
 
 int st_cli_serve(int argc, char **argv)
 {
@@ -842,10 +1141,12 @@ int st_cli_serve(int argc, char **argv)
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"token-file", required_argument, NULL, O_TOKEN},
 		{"allow-anonymous-read", no_argument, NULL, O_ANON},
+		{"web", required_argument, NULL, O_WEB},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *db = NULL, *schema_path = NULL, *listen = "127.0.0.1:8080", *token_file = NULL;
+	const char *web = NULL;
 	bool anon = false;
 	int o;
 	optind = 1;
@@ -856,6 +1157,7 @@ int st_cli_serve(int argc, char **argv)
 		case O_LISTEN: listen = optarg; break;
 		case O_TOKEN: token_file = optarg; break;
 		case O_ANON: anon = true; break;
+		case O_WEB: web = optarg; break;
 		case 'h': fputs(serve_usage, stdout); return 0;
 		default: return serve_usage_error("bad option");
 		}
@@ -881,6 +1183,18 @@ int st_cli_serve(int argc, char **argv)
 	bool loop_ok = false, lock_ok = false;
 	st_diag d = {{0}};
 	if (token_file && !(srv->token = read_token(token_file, &srv->token_len)))
+		goto out;
+	if (web) {
+		struct stat sb;
+		srv->web_root = realpath(web, NULL);
+		if (!srv->web_root || stat(srv->web_root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			fprintf(stderr, "stacktwin serve: --web %s: %s\n", web,
+				srv->web_root ? "not a directory" : strerror(errno));
+			goto out;
+		}
+		srv->web_root_len = strlen(srv->web_root);
+	}
+	if (st_metrics_new(label_names, N_LABELS, &srv->metrics) != 0)
 		goto out;
 	int r = schema_path ? st_schema_load_file(schema_path, &srv->schema, &d) :
 			      st_schema_load_default(&srv->schema, &d);
@@ -940,6 +1254,8 @@ out:
 		memset(srv->token, 0, srv->token_len);
 		free(srv->token);
 	}
+	st_metrics_free(srv->metrics);
+	free(srv->web_root);
 	free(srv);
 	return rc;
 }

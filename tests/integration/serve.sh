@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # serve.sh STACKTWIN SOURCE_ROOT — `stacktwin serve` on the bundled example
 # estate: authentication, the JSON of the API against `stacktwin query
-# --json`, problem+json errors, keep-alive and graceful shutdown on SIGTERM.
+# --json`, problem+json errors, keep-alive, /metrics, static files under
+# --web (second instance) and graceful shutdown on SIGTERM.
 # Uses python3's http.client only (no curl).
 set -euo pipefail
 st=$1 root=$2
 work=$(mktemp -d)
-pid=
+pid= pid2=
 cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	for p in $pid $pid2; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -127,11 +130,124 @@ r, b = req('/api/v1/owners?id=service:payments', TOKEN, method='POST')
 check('POST: 405 with Allow', r.status == 405 and 'GET' in (r.getheader('Allow') or ''), b)
 r, b = req('/api/v1/nothing', TOKEN)
 check('unknown route: 404', r.status == 404, b)
+r, b = req('/')
+check('/ without --web: a JSON index', r.status == 200 and json.loads(b)['metrics'] == '/metrics', b)
+
+r, b = req('/metrics')
+check('/metrics without a token: 401', r.status == 401, (r.status, b))
+r, b = req('/metrics', TOKEN)
+text = b.decode()
+check('/metrics: 200 text/plain version 0.0.4', r.status == 200
+      and r.getheader('Content-Type') == 'text/plain; version=0.0.4; charset=utf-8', (r.status, r.getheader('Content-Type')))
+def sample(name):
+    for line in text.splitlines():
+        if line.startswith(name + ' '):
+            return float(line.split()[-1])
+    return None
+owners = sample('stacktwin_http_requests_total{route="owners",code="200"}')
+check('/metrics: requests_total counts owners 200', owners is not None and owners >= 1, text[:400])
+check('/metrics: 404 of owners counted', (sample('stacktwin_http_requests_total{route="owners",code="404"}') or 0) >= 1)
+check('/metrics: 401 of /metrics counted', (sample('stacktwin_http_requests_total{route="metrics",code="401"}') or 0) >= 1)
+check('/metrics: unknown routes use one label', (sample('stacktwin_http_requests_total{route="unknown",code="404"}') or 0) >= 1
+      and '/api/v1/nothing' not in text)
+inf = sample('stacktwin_http_request_duration_seconds_bucket{route="owners",le="+Inf"}')
+cnt = sample('stacktwin_http_request_duration_seconds_count{route="owners"}')
+check('/metrics: histogram +Inf bucket equals _count', inf is not None and inf == cnt and inf >= 1, (inf, cnt))
+check('/metrics: HELP and TYPE lines', '# TYPE stacktwin_http_requests_total counter' in text
+      and '# TYPE stacktwin_http_request_duration_seconds histogram' in text
+      and '# HELP stacktwin_http_requests_in_flight' in text)
+check('/metrics: store gauges', sample('stacktwin_graph_nodes') == 113 and sample('stacktwin_store_revision') == 1
+      and sample('stacktwin_http_connections') >= 1 and sample('stacktwin_http_requests_in_flight') >= 1
+      and sample('stacktwin_cost_facts') is not None and sample('stacktwin_graph_edges') is not None, text[-600:])
+
 r, b = req('/healthz')
 check('keep-alive: every request above used one connection', r.status == 200 and sock0 is not None and conn.sock is sock0)
 conn.close()
 sys.exit(1 if failed else 0)
 PY
+
+# A second instance with --web: static files need no token and never leave
+# the web root.
+web=$work/web
+mkdir -p "$web/sub"
+printf '<!doctype html><title>t</title>index-page\n' >"$web/index.html"
+printf 'body { color: red }\n' >"$web/a.css"
+printf 'sub-index\n' >"$web/sub/index.html"
+printf 'secret\n' >"$web/.hidden"
+ln -s /etc/passwd "$web/link-to-passwd"
+ln -s a.css "$web/link-inside.css"
+mkfifo "$work/out2"
+"$st" serve --db "$db" --listen 127.0.0.1:0 --token-file "$work/token" --web "$web" >"$work/out2" 2>"$work/serve2.err" &
+pid2=$!
+exec 4<"$work/out2"
+line=
+read -r -t 10 line <&4 || { echo "FAIL: no listening line (--web); stderr: $(cat "$work/serve2.err")"; kill -KILL "$pid2"; exit 1; }
+port2=${line##*:}
+set +e
+python3 - "$port2" <<'PY'
+import http.client, sys
+
+port = int(sys.argv[1])
+failed = False
+
+def req(path, method='GET', headers=None):
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    conn.request(method, path, headers=headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r, body
+
+def check(name, cond, extra=''):
+    global failed
+    if cond:
+        print('ok: ' + name)
+    else:
+        print('FAIL: ' + name + (': ' + repr(extra) if extra else ''))
+        failed = True
+
+r, b = req('/')
+check('web: / serves index.html as text/html without a token', r.status == 200
+      and (r.getheader('Content-Type') or '').startswith('text/html') and b'index-page' in b, (r.status, b[:100]))
+r, b = req('/index.html')
+check('web: /index.html', r.status == 200 and b'index-page' in b)
+r, b = req('/a.css')
+check('web: /a.css is text/css', r.status == 200 and (r.getheader('Content-Type') or '').startswith('text/css')
+      and b == b'body { color: red }\n', (r.status, r.getheader('Content-Type')))
+r, b = req('/sub/')
+check('web: /sub/ serves sub/index.html', r.status == 200 and b == b'sub-index\n', (r.status, b))
+r, b = req('/link-inside.css')
+check('web: a symlink inside the root is served', r.status == 200 and b == b'body { color: red }\n', r.status)
+for path in ['/../etc/passwd', '/%2e%2e/etc/passwd', '/%2E%2E%2Fetc%2Fpasswd', '/sub/../../etc/passwd',
+             '/link-to-passwd', '//etc/passwd', '/.hidden', '/sub']:
+    r, b = req(path)
+    check('web: %s rejected' % path, r.status in (403, 404) and b'root:' not in b and b'secret' not in b, (r.status, b[:100]))
+r, b = req('/missing.html')
+check('web: missing file 404 problem+json', r.status == 404 and r.getheader('Content-Type') == 'application/problem+json', r.status)
+r, b = req('/a.css', method='HEAD')
+check('web: HEAD has headers and no body', r.status == 200 and b == b'' and r.getheader('Content-Length') == '20', (r.status, b))
+r, b = req('/a.css', method='POST')
+check('web: POST 405', r.status == 405, r.status)
+r, b = req('/api/v1/stats')
+check('web: the API still needs the token', r.status == 401, r.status)
+r, b = req('/api/v1/nope', headers={'Authorization': 'Bearer test-token-123'})
+check('web: unknown /api/ route is 404, not a file', r.status == 404, r.status)
+r, b = req('/metrics', headers={'Authorization': 'Bearer test-token-123'})
+check('web: static requests counted under one label', b'stacktwin_http_requests_total{route="static",code="200"}' in b
+      and b'etc/passwd' not in b, b[:300])
+sys.exit(1 if failed else 0)
+PY
+web_rc=$?
+set -e
+kill -TERM "$pid2"
+set +e
+wait "$pid2"
+rc=$?
+set -e
+pid2=
+[ "$web_rc" = 0 ] || exit 1
+[ "$rc" = 0 ] || { echo "FAIL: --web serve exit $rc after SIGTERM; stderr: $(cat "$work/serve2.err")"; exit 1; }
+echo "ok: the --web instance stops with exit 0"
 
 kill -TERM "$pid"
 for _ in $(seq 50); do
