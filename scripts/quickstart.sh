@@ -42,4 +42,4 @@ if [ ! -s "$token" ]; then
 fi
 echo "token: $token (send it as: Authorization: Bearer \$(cat $token))"
 echo "try:   curl -H \"Authorization: Bearer \$(cat $token)\" 'http://$listen/api/v1/blast-radius?id=tf:prod/aws_db_instance.payments'"
-exec "$st" serve --db "$db" --listen "$listen" --token-file "$token"
+exec "$st" serve --db "$db" --listen "$listen" --token-file "$token" --web "$root/web"
