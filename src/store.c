@@ -522,7 +522,7 @@ struct st_batch {
 	int recent_next;
 	/* origin interning cache */
 	const char *last_origin;
-	char *last_origin_copy;
+	char *last_origin_copy; /* in mem: lives as long as the batch */
 	uint32_t last_origin_id;
 	bool fresh[DB_COUNT]; /* database was empty when the batch began */
 };
@@ -680,8 +680,9 @@ static int origin_id(st_batch *b, const char *origin, uint32_t *ret, st_diag *di
 	int rc = dict_intern(b->txn, b->st, 'o', origin, len, UINT32_MAX - 1, ret);
 	if (rc)
 		return mdb_fail(rc, diag, "origin");
-	free(b->last_origin_copy);
-	b->last_origin_copy = st_xstrndup(origin, strlen(origin));
+	/* in the batch arena, not freed on the next origin: pending records
+	 * keep pointing at it for their commit-time error messages */
+	b->last_origin_copy = arena_dup(&b->mem, origin, strlen(origin) + 1);
 	b->last_origin = origin;
 	b->last_origin_id = *ret;
 	return 0;
@@ -744,7 +745,6 @@ void st_batch_abort(st_batch *b)
 	free(b->edel.v);
 	free(b->ndel.v);
 	free(b->source_name);
-	free(b->last_origin_copy);
 	free(b);
 }
 
@@ -2050,7 +2050,6 @@ out:
 
 struct adj_scan_ctx {
 	st_adj_scan_fn fn;
-	st_id_scan_fn idfn;
 	void *ctx;
 };
 
@@ -2062,7 +2061,7 @@ static int adj_scan_cb(uint32_t key, const void *vals, size_t n, void *ctx)
 
 int st_snap_adj_scan(st_snap *s, st_dir dir, st_adj_scan_fn fn, void *ctx)
 {
-	struct adj_scan_ctx a = {fn, NULL, ctx};
+	struct adj_scan_ctx a = {fn, ctx};
 	return sweep_dupfixed(s, s->st->dbi[dir == ST_IN ? DB_IN : DB_OUT], adj_scan_cb, 8, &a);
 }
 

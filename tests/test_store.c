@@ -640,6 +640,26 @@ static void test_import_errors_keep_store(void **state)
 	verify(f);
 }
 
+/* An unresolved reference in an earlier file is reported with that file's
+ * name after later files changed the origin (a use-after-free once). */
+static void test_import_pending_origin_across_files(void **state)
+{
+	fx *f = *state;
+	char a[128], b[128];
+	snprintf(a, sizeof(a), "%s/first.jsonl", f->dir);
+	snprintf(b, sizeof(b), "%s/second.jsonl", f->dir);
+	write_file(a, "{\"src\":\"service:a\",\"dst\":\"service:ghost\",\"type\":\"CALLS\"}\n"
+		      "{\"id\":\"service:a\",\"type\":\"Service\"}\n");
+	write_file(b, "{\"id\":\"service:b\",\"type\":\"Service\"}\n");
+	const char *paths[2] = {a, b};
+	st_import_result res;
+	st_diag d;
+	assert_int_equal(st_import_files(f->st, "import", paths, 2, &res, &d), ST_E_NOTFOUND);
+	char want[192];
+	snprintf(want, sizeof(want), "%s:1: edge refers to unknown node 'service:ghost'", a);
+	assert_string_equal(d.msg, want);
+}
+
 static void test_import_export_round_trip(void **state)
 {
 	fx *f = *state;
@@ -710,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_errors_keep_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_pending_origin_across_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_export_round_trip, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
