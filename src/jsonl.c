@@ -77,7 +77,6 @@ typedef struct parser {
 	int depth;
 	int cur_field; /* at depth 1: field whose value comes next; -1 none */
 	unsigned seen;
-	bool in_props_value; /* a list/map property is open at depth 3 */
 	bool got_record;
 	/* scratch for the record */
 	char *buf;
@@ -87,7 +86,6 @@ typedef struct parser {
 	size_t n_props, cap_props;
 	rawitem *items;
 	size_t n_items, cap_items;
-	bool pending_key; /* map item key seen, value expected */
 	st_pb pb;
 	st_diag *diag;
 	int err;
@@ -175,7 +173,6 @@ static int on_scalar(parser *p, enum rkind kind, const char *s, size_t n, bool b
 		rawitem *it = &p->items[p->n_items - 1];
 		it->voff = keep(p, s, n);
 		it->vlen = n;
-		p->pending_key = false;
 	}
 	return 1;
 }
@@ -263,7 +260,6 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t n)
 	it->klen = n;
 	it->voff = it->vlen = 0;
 	cur_prop(p)->n_items++;
-	p->pending_key = true;
 	return 1;
 }
 
