@@ -6,6 +6,7 @@
 # (tests/integration/openapi_walk.py does the walking).
 set -euo pipefail
 st=$1 root=$2
+source "$(dirname "$0")/serve_lib.sh"
 work=$(mktemp -d)
 pid=
 cleanup() {
@@ -23,29 +24,11 @@ mkfifo "$work/out"
 "$st" serve --db "$db" --listen 127.0.0.1:0 --token-file "$work/token" >"$work/out" 2>"$work/serve.err" &
 pid=$!
 exec 3<"$work/out"
-line=
-read -r -t 10 line <&3 || { echo "FAIL: no listening line; stderr: $(cat "$work/serve.err")"; exit 1; }
-case "$line" in
-"listening on http://127.0.0.1:"[0-9]*) echo "ok: $line" ;;
-*) echo "FAIL: unexpected first line '$line'"; exit 1 ;;
-esac
-port=${line##*:}
+server_port 3 "$work/serve.err"
+port=$SERVER_PORT
 
 python3 "$root/tests/integration/openapi_walk.py" "$root/docs/openapi.yaml" "$port" walk-token-42
 
-kill -TERM "$pid"
-for _ in $(seq 50); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-	echo "FAIL: server still running 5 s after SIGTERM"
-	exit 1
-fi
-set +e
-wait "$pid"
-rc=$?
-set -e
+stop_server "$pid" "$work/serve.err"
 pid=
-[ "$rc" = 0 ] || { echo "FAIL: serve exit $rc after SIGTERM, want 0; stderr: $(cat "$work/serve.err")"; exit 1; }
 echo "ok: SIGTERM stops the server with exit 0"

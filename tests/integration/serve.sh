@@ -6,6 +6,7 @@
 # Uses python3's http.client only (no curl).
 set -euo pipefail
 st=$1 root=$2
+source "$(dirname "$0")/serve_lib.sh"
 work=$(mktemp -d)
 pid= pid2=
 cleanup() {
@@ -36,13 +37,8 @@ mkfifo "$work/out"
 "$st" serve --db "$db" --listen 127.0.0.1:0 --token-file "$work/token" >"$work/out" 2>"$work/serve.err" &
 pid=$!
 exec 3<"$work/out"
-line=
-read -r -t 10 line <&3 || { echo "FAIL: no listening line; stderr: $(cat "$work/serve.err")"; exit 1; }
-port=${line##*:}
-case "$line" in
-"listening on http://127.0.0.1:"[0-9]*) echo "ok: $line" ;;
-*) echo "FAIL: unexpected first line '$line'"; exit 1 ;;
-esac
+server_port 3 "$work/serve.err"
+port=$SERVER_PORT
 
 python3 - "$port" "$work/br_cli.json" <<'PY'
 import http.client, json, sys
@@ -180,9 +176,8 @@ mkfifo "$work/out2"
 "$st" serve --db "$db" --listen 127.0.0.1:0 --token-file "$work/token" --web "$web" >"$work/out2" 2>"$work/serve2.err" &
 pid2=$!
 exec 4<"$work/out2"
-line=
-read -r -t 10 line <&4 || { echo "FAIL: no listening line (--web); stderr: $(cat "$work/serve2.err")"; kill -KILL "$pid2"; exit 1; }
-port2=${line##*:}
+server_port 4 "$work/serve2.err"
+port2=$SERVER_PORT
 set +e
 python3 - "$port2" <<'PY'
 import http.client, sys
@@ -239,31 +234,13 @@ sys.exit(1 if failed else 0)
 PY
 web_rc=$?
 set -e
-kill -TERM "$pid2"
-set +e
-wait "$pid2"
-rc=$?
-set -e
-pid2=
 [ "$web_rc" = 0 ] || exit 1
-[ "$rc" = 0 ] || { echo "FAIL: --web serve exit $rc after SIGTERM; stderr: $(cat "$work/serve2.err")"; exit 1; }
+stop_server "$pid2" "$work/serve2.err"
+pid2=
 echo "ok: the --web instance stops with exit 0"
 
-kill -TERM "$pid"
-for _ in $(seq 50); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-	echo "FAIL: server still running 5 s after SIGTERM"
-	exit 1
-fi
-set +e
-wait "$pid"
-rc=$?
-set -e
+stop_server "$pid" "$work/serve.err"
 pid=
-[ "$rc" = 0 ] || { echo "FAIL: serve exit $rc after SIGTERM, want 0; stderr: $(cat "$work/serve.err")"; exit 1; }
 echo "ok: SIGTERM stops the server with exit 0"
 if grep -q "test-token-123" "$work/serve.err"; then
 	echo "FAIL: the token appears in the log"
