@@ -1239,7 +1239,7 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 	MDB_dbi nodes = st->dbi[DB_NODES];
 	int rc = 0;
 	size_t n_new = 0;
-	skey *bytype = NULL;
+	unsigned int *ids = NULL; /* one type's new node ids for the type index */
 	for (size_t i = 0; i < b->nodes.n; i++) {
 		bnode *n = &b->nodes.v[i];
 		if (!(n->flags & NF_UPSERT))
@@ -1308,11 +1308,10 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 	if (rc)
 		goto out;
 	radix_sort(order, n_new, 48);
-	bytype = st_xmalloc((n_new ? n_new : 1) * sizeof(unsigned int));
+	ids = st_xmalloc((n_new ? n_new : 1) * sizeof(unsigned int));
 	MDB_cursor *c;
 	if ((rc = mdb_cursor_open(txn, st->dbi[DB_BYTYPE], &c)))
 		goto out;
-	unsigned int *ids = (unsigned int *)bytype;
 	for (size_t lo = 0; lo < n_new && !rc;) {
 		size_t hi = lo;
 		uint32_t t = (uint32_t)(order[lo].k >> 32);
@@ -1326,7 +1325,7 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 	mdb_cursor_close(c);
 out:
 	free(order);
-	free(bytype);
+	free(ids);
 	return rc;
 }
 
