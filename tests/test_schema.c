@@ -163,9 +163,9 @@ static void test_default_loads(void **state)
 	assert_string_equal(st_schema_node_type(s, 0)->name, "Domain");
 	assert_string_equal(st_schema_node_type(s, 23)->name, "Workload");
 	assert_string_equal(st_schema_edge_type(s, 0)->name, "OWNS");
-	assert_null(st_schema_edge_type(s, 17));
+	assert_string_equal(st_schema_edge_type(s, 16)->name, "BILLED_TO");
 	assert_null(st_schema_node_type(s, 24));
-	assert_null(st_schema_edge_type(s, 16));
+	assert_null(st_schema_edge_type(s, 17));
 	/* Every type is found under its own name at its own index. */
 	for (size_t i = 0; i < st_schema_node_type_count(s); i++) {
 		const st_node_type *t = st_schema_node_type(s, i);
