@@ -16,6 +16,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "cli_query.h"
+#include "cli_sync.h"
 #include "jsonl.h"
 #include "props.h"
 #include "render.h"
@@ -37,6 +38,9 @@ static const char usage_text[] =
 	"  query  --db DIR VERB …                    blast-radius, owners, owned-by, cost, path,\n"
 	"                                            neighbours, search (stacktwin query --help)\n"
 	"  serve  --db DIR [--listen HOST:PORT]      the query API over HTTP (stacktwin serve --help)\n"
+	"  sync   [--config FILE] [KIND:LOCATION…]   read sources into the store (docs/sync.md)\n"
+	"  sources [--config FILE] [--db DIR]        status of every source\n"
+	"  unmatched [--db DIR] [--source NAME]      what identity reconciliation could not link\n"
 	"  version                                   print the version\n"
 	"\n"
 	"common options:\n"
@@ -299,6 +303,12 @@ int main(int argc, char **argv)
 		return st_cli_query(argc - 1, argv + 1);
 	if (!strcmp(cmd, "serve"))
 		return st_cli_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sync"))
+		return st_cli_sync(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sources"))
+		return st_cli_sources(argc - 1, argv + 1);
+	if (!strcmp(cmd, "unmatched"))
+		return st_cli_unmatched(argc - 1, argv + 1);
 	fprintf(stderr, "stacktwin: unknown command '%s'\n", cmd);
 	die_usage(NULL);
 	return EXIT_ERROR;

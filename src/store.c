@@ -452,7 +452,8 @@ static void arena_free(arena *a)
 
 /* ------------------------------------------------------------ node table */
 
-enum { NF_UPSERT = 1, NF_NEW = 2, NF_DELETE = 4, NF_EXISTS = 8 };
+enum { NF_UPSERT = 1, NF_NEW = 2, NF_DELETE = 4, NF_EXISTS = 8,
+       NF_REF = 16 /* only referenced by this batch: keep an existing node's props */ };
 
 typedef struct bnode {
 	const char *key;
@@ -525,6 +526,13 @@ struct st_batch {
 	char *last_origin_copy; /* in mem: lives as long as the batch */
 	uint32_t last_origin_id;
 	bool fresh[DB_COUNT]; /* database was empty when the batch began */
+	/* a complete sync: retire this source's facts the batch did not assert */
+	bool retire;
+	uint32_t *keep; /* origin ids whose earlier facts are kept (stale) */
+	size_t n_keep;
+	st_retire_counts *retired;
+	const char *status; /* in mem; written under "status:<source>" */
+	size_t status_len;
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -745,6 +753,7 @@ void st_batch_abort(st_batch *b)
 	free(b->edel.v);
 	free(b->ndel.v);
 	free(b->source_name);
+	free(b->keep);
 	free(b);
 }
 
@@ -754,6 +763,42 @@ void st_batch_get_counts(const st_batch *b, st_batch_counts *ret)
 	ret->edges = b->edges.n;
 	ret->costs = b->costs.n;
 	ret->deletes = b->edel.n + b->ndel.n;
+}
+
+int st_batch_retire_unseen(st_batch *b, const char *const *keep_origins, size_t n_keep,
+			   st_retire_counts *ret, st_diag *diag)
+{
+	b->retire = true;
+	b->retired = ret;
+	if (ret)
+		memset(ret, 0, sizeof(*ret));
+	free(b->keep);
+	b->keep = st_xmalloc((n_keep ? n_keep : 1) * sizeof(uint32_t));
+	b->n_keep = 0;
+	for (size_t i = 0; i < n_keep; i++) {
+		uint32_t id;
+		size_t len = strlen(keep_origins[i]);
+		int rc = dict_get(b->txn, b->st, 'o', keep_origins[i], len > 500 ? 500 : len, &id);
+		if (rc == MDB_NOTFOUND)
+			continue; /* never stored: nothing to keep */
+		if (rc)
+			return mdb_fail(rc, diag, "origin");
+		b->keep[b->n_keep++] = id;
+	}
+	return 0;
+}
+
+uint64_t st_batch_next_revision(st_batch *b)
+{
+	uint64_t rev = 0;
+	meta_get(b->txn, b->st, "rev", &rev, 8);
+	return rev + 1;
+}
+
+void st_batch_set_status(st_batch *b, const char *blob, size_t len)
+{
+	b->status = arena_dup(&b->mem, blob, len);
+	b->status_len = len;
 }
 
 static const char *ntype_name(const st_store *st, int t)
@@ -809,10 +854,64 @@ int st_batch_node(st_batch *b, const char *id, size_t idlen, int type, const uin
 	if (!(n->flags & NF_UPSERT))
 		b->n_node_upserts++;
 	n->flags |= NF_UPSERT;
+	n->flags &= ~(uint32_t)NF_REF;
 	n->props = arena_dup(&b->mem, props, props_len);
 	n->props_len = (uint32_t)props_len;
 	n->origin = org;
 	n->line = loc.line;
+	return 0;
+}
+
+int st_batch_lookup(st_batch *b, const char *id, size_t idlen, int *ret_type)
+{
+	int rc;
+	uint32_t idx = resolve(b, id, idlen, &rc);
+	if (rc)
+		return ST_E_STORE;
+	if (idx == UINT32_MAX)
+		return 0;
+	const bnode *n = &b->nodes.v[idx];
+	if (!(n->flags & NF_UPSERT) && (n->flags & NF_DELETE))
+		return 0;
+	if (!(n->flags & (NF_UPSERT | NF_EXISTS)))
+		return 0;
+	if (ret_type)
+		*ret_type = n->type;
+	return 1;
+}
+
+int st_batch_node_ref(st_batch *b, const char *id, size_t idlen, int type, const uint8_t *props,
+		      size_t props_len, st_loc loc, st_diag *diag)
+{
+	if (idlen == 0 || idlen > ST_NODE_ID_MAX)
+		return st_diag_set(diag, ST_E_INVALID, "node id must be 1-%d bytes", ST_NODE_ID_MAX);
+	int rc;
+	size_t slot;
+	uint64_t h;
+	uint32_t idx = resolve_at(b, id, idlen, &rc, &slot, &h);
+	if (rc)
+		return mdb_fail(rc, diag, "lookup");
+	if (idx != UINT32_MAX) {
+		bnode *n = &b->nodes.v[idx];
+		if (n->flags & NF_UPSERT)
+			return 0; /* declared (or referenced) earlier in this batch */
+		if ((n->flags & NF_EXISTS) && !(n->flags & NF_DELETE)) {
+			uint32_t org;
+			if ((rc = origin_id(b, loc.origin, &org, diag)))
+				return rc;
+			n->flags |= NF_UPSERT | NF_REF;
+			n->origin = org;
+			n->line = loc.line;
+			b->n_node_upserts++;
+			return 0;
+		}
+	}
+	/* unknown: create it like a declaration, flagged as a reference */
+	if ((rc = st_batch_node(b, id, idlen, type, props, props_len, loc, diag)))
+		return rc;
+	idx = resolve(b, id, idlen, &rc);
+	if (idx != UINT32_MAX)
+		b->nodes.v[idx].flags |= NF_REF;
 	return 0;
 }
 
@@ -990,12 +1089,11 @@ static void radix_sort(skey *a, size_t n, unsigned bits)
 	free(tmp);
 }
 
-static void write_prov(uint8_t *p, uint16_t source, uint32_t first, uint32_t last, uint32_t origin,
-		       uint32_t line)
+static void write_prov(uint8_t *p, uint16_t source, uint16_t flags, uint32_t first, uint32_t last,
+		       uint32_t origin, uint32_t line)
 {
-	uint16_t pad = 0;
 	memcpy(p, &source, 2);
-	memcpy(p + 2, &pad, 2);
+	memcpy(p + 2, &flags, 2);
 	memcpy(p + 4, &first, 4);
 	memcpy(p + 8, &last, 4);
 	memcpy(p + 12, &origin, 4);
@@ -1005,14 +1103,15 @@ static void write_prov(uint8_t *p, uint16_t source, uint32_t first, uint32_t las
 /* Merge this batch's provenance into an old provenance list: returns the new
  * count written at out (room for old_n + 1 entries). */
 static uint32_t merge_prov(const uint8_t *old, uint32_t old_n, uint8_t *out, uint16_t source,
-			   uint32_t rev, uint32_t origin, uint32_t line)
+			   uint16_t flags, uint32_t rev, uint32_t origin, uint32_t line)
 {
 	uint32_t n = 0;
 	bool found = false;
 	for (uint32_t i = 0; i < old_n; i++) {
 		const uint8_t *p = old + (size_t)i * PROV_SIZE;
 		if (rd16(p) == source) {
-			write_prov(out + (size_t)n * PROV_SIZE, source, rd32(p + 4), rev, origin, line);
+			write_prov(out + (size_t)n * PROV_SIZE, source, flags, rd32(p + 4), rev, origin,
+				   line);
 			found = true;
 		} else {
 			memcpy(out + (size_t)n * PROV_SIZE, p, PROV_SIZE);
@@ -1020,7 +1119,7 @@ static uint32_t merge_prov(const uint8_t *old, uint32_t old_n, uint8_t *out, uin
 		n++;
 	}
 	if (!found) {
-		write_prov(out + (size_t)n * PROV_SIZE, source, rev, rev, origin, line);
+		write_prov(out + (size_t)n * PROV_SIZE, source, flags, rev, rev, origin, line);
 		n++;
 	}
 	return n;
@@ -1256,18 +1355,28 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 		const uint8_t *oldprov = existing ? (const uint8_t *)old.mv_data + NODE_HDR +
 							    rd16((const uint8_t *)old.mv_data + 4)
 						  : NULL;
-		uint32_t np = merge_prov(oldprov, old_n, p + NODE_HDR + n->klen, b->source, rev,
-					 n->origin, n->line);
+		const uint8_t *props = n->props;
+		uint32_t props_len = n->props_len;
+		if ((n->flags & NF_REF) && existing) {
+			/* a reference keeps what the declaring source wrote */
+			props_len = rd32((const uint8_t *)old.mv_data + 8);
+			props = (const uint8_t *)old.mv_data + old.mv_size - props_len;
+			len = NODE_HDR + n->klen + (size_t)(old_n + 1) * PROV_SIZE + props_len;
+			p = wbuf_get(w, len);
+		}
+		uint32_t np = merge_prov(oldprov, old_n, p + NODE_HDR + n->klen, b->source,
+					 (n->flags & NF_REF) ? ST_PROV_REF : 0, rev, n->origin,
+					 n->line);
 		uint16_t stype = st->nt_s2st[n->type], npv = (uint16_t)np, kl = (uint16_t)n->klen, z = 0;
 		memcpy(p, &stype, 2);
 		memcpy(p + 2, &npv, 2);
 		memcpy(p + 4, &kl, 2);
 		memcpy(p + 6, &z, 2);
-		memcpy(p + 8, &n->props_len, 4);
+		memcpy(p + 8, &props_len, 4);
 		memcpy(p + NODE_HDR, n->key, n->klen);
-		if (n->props_len)
-			memcpy(p + NODE_HDR + n->klen + (size_t)np * PROV_SIZE, n->props, n->props_len);
-		len = NODE_HDR + n->klen + (size_t)np * PROV_SIZE + n->props_len;
+		if (props_len)
+			memcpy(p + NODE_HDR + n->klen + (size_t)np * PROV_SIZE, props, props_len);
+		len = NODE_HDR + n->klen + (size_t)np * PROV_SIZE + props_len;
 		MDB_val v = {len, p};
 		if ((rc = mdb_put(txn, nodes, &k, &v, (n->flags & NF_NEW) ? MDB_APPEND : 0)))
 			return rc;
@@ -1423,7 +1532,7 @@ static int write_edges(st_batch *b, skey *s, uint32_t rev, uint64_t *ecount, siz
 		size_t len = EDGE_HDR + (size_t)(old_n + 1) * PROV_SIZE + e->props_len;
 		uint8_t *p = wbuf_get(w, len);
 		uint32_t np = merge_prov(exists ? (const uint8_t *)old.mv_data + EDGE_HDR : NULL, old_n,
-					 p + EDGE_HDR, b->source, rev, e->origin, e->line);
+					 p + EDGE_HDR, b->source, 0, rev, e->origin, e->line);
 		uint16_t npv = (uint16_t)np, z = 0;
 		memcpy(p, &npv, 2);
 		memcpy(p + 2, &z, 2);
@@ -1591,6 +1700,148 @@ static int write_costs(st_batch *b, skey *s, uint64_t *ncost, const st_id *gone,
 	return rc;
 }
 
+/* ------------------------------------------------------------ retirement */
+
+/* What to do with one record's entry of the syncing source. */
+enum { RT_KEEP, RT_DROP_ENTRY, RT_DELETE, RT_MARK_STALE };
+
+static int retire_action(const st_batch *b, const uint8_t *prov, uint32_t np, uint32_t rev,
+			 uint32_t *ret_idx)
+{
+	for (uint32_t i = 0; i < np; i++) {
+		const uint8_t *p = prov + (size_t)i * PROV_SIZE;
+		if (rd16(p) != b->source)
+			continue;
+		*ret_idx = i;
+		if (rd32(p + 8) >= rev)
+			return RT_KEEP; /* asserted by this sync */
+		uint32_t origin = rd32(p + 12);
+		for (size_t k = 0; k < b->n_keep; k++)
+			if (b->keep[k] == origin)
+				return (rd16(p + 2) & ST_PROV_STALE) ? RT_KEEP : RT_MARK_STALE;
+		return np == 1 ? RT_DELETE : RT_DROP_ENTRY;
+	}
+	return RT_KEEP;
+}
+
+/* Copy a record with its provenance list at prov_off (np entries, count at
+ * count_off) changed per action on entry idx. */
+static MDB_val rewrite_prov(wbuf *w, const MDB_val *old, size_t prov_off, size_t count_off,
+			    uint32_t np, uint32_t idx, int action)
+{
+	uint8_t *p = wbuf_get(w, old->mv_size);
+	const uint8_t *o = old->mv_data;
+	size_t entry = prov_off + (size_t)idx * PROV_SIZE;
+	if (action == RT_MARK_STALE) {
+		memcpy(p, o, old->mv_size);
+		uint16_t f = rd16(p + entry + 2) | ST_PROV_STALE;
+		memcpy(p + entry + 2, &f, 2);
+		return (MDB_val){old->mv_size, p};
+	}
+	memcpy(p, o, entry);
+	memcpy(p + entry, o + entry + PROV_SIZE, old->mv_size - entry - PROV_SIZE);
+	uint16_t n = (uint16_t)(np - 1);
+	memcpy(p + count_off, &n, 2);
+	return (MDB_val){old->mv_size - PROV_SIZE, p};
+}
+
+typedef struct rt_item {
+	uint8_t key[10]; /* node id (4) or edge key (10) */
+	uint32_t idx;
+	int action;
+} rt_item;
+
+/* A complete sync: every node and edge whose provenance has an entry of this
+ * source older than this revision loses that entry (or, for an origin in the
+ * keep list, gets it marked stale); a record left without provenance is
+ * deleted (a node with its edges and cost facts).  Two passes: collect under
+ * read cursors, then apply. */
+static int retire_unseen(st_batch *b, uint32_t rev, uint64_t *ecount, size_t n_ecount,
+			 uint64_t *ncost, wbuf *w)
+{
+	st_store *st = b->st;
+	MDB_txn *txn = b->txn;
+	VEC(rt_item) nodes = {0}, edges = {0};
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+	if ((rc = mdb_cursor_open(txn, st->dbi[DB_NODES], &c)))
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *r = v.mv_data;
+		uint32_t idx, np = rd16(r + 2);
+		int a = retire_action(b, r + NODE_HDR + rd16(r + 4), np, rev, &idx);
+		if (a != RT_KEEP) {
+			rt_item it = {{0}, idx, a};
+			memcpy(it.key, k.mv_data, 4);
+			VEC_PUSH(nodes, it);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, st->dbi[DB_EDGES], &c)))
+		goto out;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *r = v.mv_data;
+		uint32_t idx, np = rd16(r);
+		int a = retire_action(b, r + EDGE_HDR, np, rev, &idx);
+		if (a != RT_KEEP) {
+			rt_item it = {{0}, idx, a};
+			memcpy(it.key, k.mv_data, 10);
+			VEC_PUSH(edges, it);
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+	st_retire_counts *cnt = b->retired;
+	for (size_t i = 0; i < edges.n && !rc; i++) {
+		const rt_item *it = &edges.v[i];
+		MDB_val ek = {10, (void *)it->key}, ev;
+		if (it->action == RT_DELETE) {
+			rc = delete_edge_rec(b, get_be32(it->key), get_be16(it->key + 4),
+					     get_be32(it->key + 6), ecount, n_ecount);
+			if (cnt && !rc)
+				cnt->edges++;
+			continue;
+		}
+		if ((rc = mdb_get(txn, st->dbi[DB_EDGES], &ek, &ev)))
+			break;
+		MDB_val nv = rewrite_prov(w, &ev, EDGE_HDR, 0, rd16(ev.mv_data), it->idx, it->action);
+		rc = mdb_put(txn, st->dbi[DB_EDGES], &ek, &nv, 0);
+		if (cnt && !rc)
+			(*(it->action == RT_MARK_STALE ? &cnt->stale : &cnt->dropped))++;
+	}
+	for (size_t i = 0; i < nodes.n && !rc; i++) {
+		const rt_item *it = &nodes.v[i];
+		st_id id;
+		memcpy(&id, it->key, 4);
+		if (it->action == RT_DELETE) {
+			rc = delete_node(b, id, ecount, n_ecount, ncost);
+			if (cnt && !rc)
+				cnt->nodes++;
+			continue;
+		}
+		MDB_val nk = {sizeof(unsigned int), &id}, ov;
+		if ((rc = mdb_get(txn, st->dbi[DB_NODES], &nk, &ov)))
+			break;
+		const uint8_t *r = ov.mv_data;
+		MDB_val nv = rewrite_prov(w, &ov, NODE_HDR + rd16(r + 4), 2, rd16(r + 2), it->idx,
+					  it->action);
+		rc = mdb_put(txn, st->dbi[DB_NODES], &nk, &nv, 0);
+		if (cnt && !rc)
+			(*(it->action == RT_MARK_STALE ? &cnt->stale : &cnt->dropped))++;
+	}
+out:
+	free(nodes.v);
+	free(edges.v);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 {
 	st_store *st = b->st;
@@ -1731,6 +1982,21 @@ int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 		goto fail;
 	}
 
+	/* 5b. retirement of what a complete sync did not see */
+	if (b->retire && (rc = retire_unseen(b, (uint32_t)rev, ecount, n_ecount, &ncost, &w))) {
+		r = mdb_fail(rc, diag, "retire");
+		goto fail;
+	}
+	if (b->status) {
+		char key[80];
+		snprintf(key, sizeof(key), "status:%s", b->source_name);
+		MDB_val sk = {strlen(key), key}, sv = {b->status_len, (void *)b->status};
+		if ((rc = mdb_put(txn, st->dbi[DB_META], &sk, &sv, 0))) {
+			r = mdb_fail(rc, diag, "status");
+			goto fail;
+		}
+	}
+
 	/* 6. counters and revision */
 	int64_t now = (int64_t)time(NULL);
 	if ((rc = meta_put(txn, st, "rev", &rev, 8)) || (rc = meta_put(txn, st, "revtime", &now, 8)) ||
@@ -1860,6 +2126,7 @@ int st_snap_prov(st_snap *s, const uint8_t *prov_raw, uint32_t i, st_prov *ret)
 	int rc = dict_name(s->txn, s->st, 's', rd16(p), &ret->source, &ret->source_len);
 	if (rc)
 		return ST_E_STORE;
+	ret->flags = rd16(p + 2);
 	ret->first_rev = rd32(p + 4);
 	ret->last_rev = rd32(p + 8);
 	ret->line = rd32(p + 16);
@@ -2319,6 +2586,48 @@ int st_snap_sources(st_snap *s, st_source_fn fn, void *ctx)
 }
 
 /* Internal accessors for sibling modules (jsonl.c). */
+int st_store_put_status(st_store *st, const char *source, const char *blob, size_t len,
+			st_diag *diag)
+{
+	char key[80];
+	if (strlen(source) > 64)
+		return st_diag_set(diag, ST_E_INVALID, "source name too long");
+	snprintf(key, sizeof(key), "status:%s", source);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc)
+		return mdb_fail(rc, diag, "status");
+	MDB_val k = {strlen(key), key}, v = {len, (void *)blob};
+	if ((rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0))) {
+		mdb_txn_abort(txn);
+		return mdb_fail(rc, diag, "status");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return mdb_fail(rc, diag, "status");
+	return 0;
+}
+
+int st_snap_statuses(st_snap *s, st_status_fn fn, void *ctx)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(s->txn, s->st->dbi[DB_META], &c);
+	if (rc)
+		return ST_E_STORE;
+	MDB_val k = {7, "status:"}, v;
+	int r = 0;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 7 || memcmp(k.mv_data, "status:", 7))
+			break;
+		if ((r = fn((const char *)k.mv_data + 7, k.mv_size - 7, v.mv_data, v.mv_size, ctx)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return ST_E_STORE;
+	return r;
+}
+
 const st_schema *st__batch_schema(const st_batch *b)
 {
 	return b->st->schema;

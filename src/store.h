@@ -99,6 +99,41 @@ int st_batch_delete_node(st_batch *b, const char *id, size_t idlen, st_diag *dia
 int st_batch_delete_edge(st_batch *b, const char *src, size_t srclen, const char *dst,
 			 size_t dstlen, int type, st_diag *diag);
 
+/* Does node `id` exist (in the store, or upserted earlier in this batch)?
+ * 1 with *ret_type (may be NULL) set, 0 if not, ST_E_STORE on failure. */
+int st_batch_lookup(st_batch *b, const char *id, size_t idlen, int *ret_type);
+
+/* Reference a node: an edge of this source points at it, but another source
+ * declares it (a catalog's owner, a Terraform tag's service).  If the node
+ * exists (in the store or earlier in this batch) only this source's
+ * provenance entry is added, flagged ST_PROV_REF, and the node's type and
+ * properties stay; otherwise it is created with `type` and `props`, like
+ * st_batch_node.  A later st_batch_node of the same id in the batch wins. */
+int st_batch_node_ref(st_batch *b, const char *id, size_t idlen, int type, const uint8_t *props,
+		      size_t props_len, st_loc loc, st_diag *diag);
+
+/* Make this batch a *complete* sync of its source: at commit, every node and
+ * edge with a provenance entry of this source that the batch did not assert
+ * loses that entry; one left without provenance is deleted (a node with its
+ * edges and cost facts).  Entries whose origin is in keep_origins (files that
+ * failed to parse this time) are kept and flagged ST_PROV_STALE instead.
+ * *ret (may be NULL) is filled at commit.  Cost facts are not retired here
+ * (a source's facts for a (resource, currency, month) are replaced when it
+ * writes that key again). */
+typedef struct st_retire_counts {
+	uint64_t nodes, edges; /* deleted */
+	uint64_t dropped;      /* records that lost this source's entry but stay */
+	uint64_t stale;	       /* entries newly flagged stale */
+} st_retire_counts;
+int st_batch_retire_unseen(st_batch *b, const char *const *keep_origins, size_t n_keep,
+			   st_retire_counts *ret, st_diag *diag);
+
+/* A status record for the batch's source, written in the same transaction
+ * (opaque bytes; src/sync.c stores JSON). */
+void st_batch_set_status(st_batch *b, const char *blob, size_t len);
+/* The revision this batch's commit will get (the batch holds the write lock). */
+uint64_t st_batch_next_revision(st_batch *b);
+
 /* Counts of what the batch holds so far. */
 typedef struct st_batch_counts {
 	uint64_t nodes, edges, costs, deletes;
@@ -110,6 +145,12 @@ void st_batch_get_counts(const st_batch *b, st_batch_counts *ret);
 int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag);
 /* Drop the batch; nothing is written.  NULL-safe. */
 void st_batch_abort(st_batch *b);
+
+/* Write a source's status record in its own transaction (a failed or
+ * unchanged sync, which writes no batch).  ST_E_BUSY-free: LMDB serialises
+ * writers, so this waits for a running batch. */
+int st_store_put_status(st_store *st, const char *source, const char *blob, size_t len,
+			st_diag *diag);
 
 /* ----------------------------------------------------------------- reads */
 
@@ -132,7 +173,14 @@ typedef struct st_prov {
 	const char *origin; /* "" if none */
 	size_t origin_len;
 	uint32_t line;
+	unsigned flags; /* ST_PROV_REF, ST_PROV_STALE */
 } st_prov;
+
+enum {
+	ST_PROV_REF = 1,   /* the source only refers to the object (an edge's endpoint);
+			      another source is expected to declare it */
+	ST_PROV_STALE = 2, /* kept from an earlier sync: its origin failed to parse */
+};
 
 typedef struct st_node {
 	st_id id;
@@ -256,6 +304,11 @@ int st_snap_stats(st_snap *s, st_stats *ret_stats);
 void st_stats_free(st_stats *stats);
 
 /* A source's facts in the store. */
+typedef int (*st_status_fn)(const char *source, size_t slen, const void *blob, size_t len,
+			    void *ctx);
+/* Every source status record, by source name; stops at fn's first non-zero. */
+int st_snap_statuses(st_snap *s, st_status_fn fn, void *ctx);
+
 typedef int (*st_source_fn)(const char *name, size_t len, void *ctx);
 int st_snap_sources(st_snap *s, st_source_fn fn, void *ctx);
 

@@ -412,6 +412,184 @@ static void test_upsert_and_provenance(void **state)
 	st_snap_end(s);
 }
 
+static void add_node_at(st_batch *b, fx *f, const char *id, const char *type, const char *name,
+			const char *origin)
+{
+	st_pb pb;
+	st_pb_init(&pb);
+	assert_int_equal(st_pb_string(&pb, "name", 4, name, strlen(name)), 0);
+	const uint8_t *blob;
+	size_t len;
+	st_diag d;
+	assert_int_equal(st_pb_finish(&pb, &blob, &len, &d), 0);
+	st_loc loc = {origin, 1};
+	int r = st_batch_node(b, id, strlen(id), NT(f, type), blob, len, loc, &d);
+	if (r)
+		fail_msg("st_batch_node %s: %s", id, d.msg);
+	st_pb_free(&pb);
+}
+
+/* name property of a node, or "" / "(absent)" */
+static void node_name(st_snap *s, const char *id, char *out, size_t cap)
+{
+	st_id x = lookup(s, id);
+	st_node n;
+	if (!x && st_snap_lookup(s, id, strlen(id), &x)) {
+		snprintf(out, cap, "(absent)");
+		return;
+	}
+	assert_int_equal(st_snap_node(s, x, &n), 0);
+	st_prop p;
+	if (st_props_get(n.props, n.props_len, "name", 4, &p) == 1)
+		snprintf(out, cap, "%.*s", (int)p.v.s.len, p.v.s.p);
+	else
+		out[0] = 0;
+}
+
+static unsigned prov_flags(st_snap *s, const char *id, const char *source)
+{
+	st_id x;
+	assert_int_equal(st_snap_lookup(s, id, strlen(id), &x), 0);
+	st_node n;
+	assert_int_equal(st_snap_node(s, x, &n), 0);
+	for (uint32_t i = 0; i < n.n_prov; i++) {
+		st_prov p;
+		assert_int_equal(st_snap_prov(s, n.prov_raw, i, &p), 0);
+		if (p.source_len == strlen(source) && !memcmp(p.source, source, p.source_len))
+			return p.flags | 0x100u; /* 0x100: the source has an entry */
+	}
+	return 0;
+}
+
+static void test_node_ref_keeps_declared_props(void **state)
+{
+	fx *f = *state;
+	st_diag d;
+	st_batch *b = begin(f, "catalog");
+	add_node(b, f, "service:pay", "Service", "Payments");
+	commit(b);
+	/* a reference from another source keeps the declared properties */
+	b = begin(f, "terraform");
+	assert_int_equal(st_batch_node_ref(b, "service:pay", 11, NT(f, "Service"), NULL, 0, LOC, &d), 0);
+	/* an unknown one is created as a placeholder */
+	assert_int_equal(st_batch_node_ref(b, "team:core", 9, NT(f, "Team"), NULL, 0, LOC, &d), 0);
+	int type = -1;
+	assert_int_equal(st_batch_lookup(b, "service:pay", 11, &type), 1);
+	assert_int_equal(type, NT(f, "Service"));
+	assert_int_equal(st_batch_lookup(b, "service:nope", 12, NULL), 0);
+	commit(b);
+	verify(f);
+	st_snap *s;
+	st_snap_begin(f->st, &s, &d);
+	char name[64];
+	node_name(s, "service:pay", name, sizeof(name));
+	assert_string_equal(name, "Payments");
+	assert_int_equal(prov_flags(s, "service:pay", "terraform"), 0x100u | ST_PROV_REF);
+	assert_int_equal(prov_flags(s, "service:pay", "catalog"), 0x100u);
+	assert_int_equal(prov_flags(s, "team:core", "terraform"), 0x100u | ST_PROV_REF);
+	st_snap_end(s);
+	/* a later declaration by the same source clears the reference flag */
+	b = begin(f, "terraform");
+	add_node(b, f, "team:core", "Team", "Core");
+	commit(b);
+	st_snap_begin(f->st, &s, &d);
+	assert_int_equal(prov_flags(s, "team:core", "terraform"), 0x100u);
+	st_snap_end(s);
+}
+
+static void test_retire_unseen(void **state)
+{
+	fx *f = *state;
+	st_diag d;
+	st_batch *b = begin(f, "other");
+	add_node(b, f, "service:shared", "Service", "shared");
+	commit(b);
+	b = begin(f, "tf");
+	add_node_at(b, f, "service:a", "Service", "a", "main.tf");
+	add_node_at(b, f, "service:b", "Service", "b", "main.tf");
+	add_node_at(b, f, "service:c", "Service", "c", "broken.tf");
+	add_node_at(b, f, "service:shared", "Service", "shared-by-tf", "main.tf");
+	add_edge(b, f, "service:a", "service:b", "DEPENDS_ON");
+	add_edge(b, f, "service:a", "service:shared", "DEPENDS_ON");
+	st_loc broken = {"broken.tf", 3};
+	assert_int_equal(st_batch_edge(b, "service:c", 9, "service:shared", 14, ET(f, "DEPENDS_ON"),
+				       NULL, 0, broken, &d), 0);
+	commit(b);
+	/* a complete sync that sees only a: b goes, shared loses tf's entry,
+	 * c's origin failed to parse this time: kept and flagged stale */
+	b = begin(f, "tf");
+	add_node_at(b, f, "service:a", "Service", "a", "main.tf");
+	const char *keep[] = {"broken.tf", "never-stored.tf"};
+	st_retire_counts rc;
+	assert_int_equal(st_batch_retire_unseen(b, keep, 2, &rc, &d), 0);
+	uint64_t rev = commit(b);
+	verify(f);
+	assert_int_equal(rc.nodes, 1);	 /* service:b */
+	assert_int_equal(rc.edges, 2);	 /* a->shared and a->b */
+	assert_int_equal(rc.dropped, 1); /* service:shared keeps "other" */
+	assert_int_equal(rc.stale, 2);	 /* service:c and its edge */
+	st_snap *s;
+	st_snap_begin(f->st, &s, &d);
+	assert_int_equal(st_snap_revision(s), rev);
+	st_id x;
+	assert_int_equal(st_snap_lookup(s, "service:b", 9, &x), ST_E_NOTFOUND);
+	assert_int_equal(prov_flags(s, "service:shared", "tf"), 0);
+	assert_int_equal(prov_flags(s, "service:shared", "other"), 0x100u);
+	assert_int_equal(prov_flags(s, "service:c", "tf"), 0x100u | ST_PROV_STALE);
+	assert_int_equal(prov_flags(s, "service:a", "tf"), 0x100u);
+	st_edge e;
+	assert_int_equal(st_snap_edge(s, lookup(s, "service:c"), ET(f, "DEPENDS_ON"),
+				      lookup(s, "service:shared"), &e), 0);
+	assert_int_equal(st_snap_edge(s, lookup(s, "service:a"), ET(f, "DEPENDS_ON"),
+				      lookup(s, "service:shared"), &e), ST_E_NOTFOUND);
+	st_stats stt;
+	st_snap_stats(s, &stt);
+	assert_int_equal(stt.nodes, 3);
+	assert_int_equal(stt.edges, 1);
+	st_stats_free(&stt);
+	st_snap_end(s);
+	/* an aborted batch retires nothing */
+	b = begin(f, "tf");
+	assert_int_equal(st_batch_retire_unseen(b, NULL, 0, NULL, &d), 0);
+	st_batch_abort(b);
+	st_snap_begin(f->st, &s, &d);
+	assert_int_equal(st_snap_revision(s), rev);
+	assert_true(lookup(s, "service:a") != 0);
+	st_snap_end(s);
+}
+
+static int status_cb(const char *source, size_t slen, const void *blob, size_t len, void *ctx)
+{
+	char *out = ctx;
+	size_t l = strlen(out);
+	snprintf(out + l, 256 - l, "%.*s=%.*s;", (int)slen, source, (int)len, (const char *)blob);
+	return 0;
+}
+
+static void test_source_status(void **state)
+{
+	fx *f = *state;
+	st_diag d;
+	st_batch *b = begin(f, "git");
+	add_node(b, f, "service:a", "Service", "a");
+	assert_int_equal(st_batch_next_revision(b), 1);
+	st_batch_set_status(b, "{\"ok\":1}", 8);
+	commit(b);
+	assert_int_equal(st_store_put_status(f->st, "tf", "{\"err\":1}", 9, &d), 0);
+	/* an aborted batch's status is not written */
+	b = begin(f, "zz");
+	st_batch_set_status(b, "x", 1);
+	st_batch_abort(b);
+	st_snap *s;
+	st_snap_begin(f->st, &s, &d);
+	char out[256] = "";
+	assert_int_equal(st_snap_statuses(s, status_cb, out), 0);
+	assert_string_equal(out, "git={\"ok\":1};tf={\"err\":1};");
+	assert_int_equal(st_snap_revision(s), 1);
+	st_snap_end(s);
+	verify(f);
+}
+
 static void test_snapshot_isolation(void **state)
 {
 	fx *f = *state;
@@ -732,6 +910,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_errors_keep_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_pending_origin_across_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_export_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_ref_keeps_declared_props, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retire_unseen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_status, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
