@@ -147,4 +147,22 @@ const st_source_cfg *st_config_source(const st_config *c, const char *name);
  * ST_E_INVALID on anything else or overflow. */
 int st_duration_parse(const char *s, uint64_t *ret_ms);
 
+/* "HOST:PORT" as `server.listen` takes it: HOST is an IPv4 literal, an IPv6
+ * literal in brackets ("[::1]:8080") or "localhost" (which gives
+ * "127.0.0.1"); PORT is 0..65535 in decimal.  ret_host receives the bare
+ * address (no brackets), NUL-terminated.  ST_E_INVALID on anything else;
+ * nothing is written then. */
+#define ST_LISTEN_HOST_MAX 46 /* INET6_ADDRSTRLEN */
+int st_listen_parse(const char *s, char ret_host[static ST_LISTEN_HOST_MAX], uint16_t *ret_port);
+
+/* The built-in `identity.strip_suffixes` list, used when the config gives
+ * none (strip_suffixes_set false); NULL-terminated, static storage. */
+extern const char *const st_config_default_strip_suffixes[];
+
+/* The i-th key the loader knows (i from 0), as a path: "store",
+ * "server.limits.max_rows", "sources[].options".  Writes it into buf (cap
+ * bytes, truncated if needed) and returns buf; NULL when i is past the last
+ * key.  For documentation checks and `--help`-style listings. */
+const char *st_config_key_path(size_t i, char *buf, size_t cap);
+
 #endif
