@@ -16,11 +16,6 @@
 #include "reconcile.h"
 #include "strmap.h"
 
-const char *const st_default_strip_suffixes[] = {
-	"-production", "-prod", "-staging", "-stage", "-stg", "-development", "-dev", "-test",
-	"-qa", "-uat", "-service", "-svc", "-api", "-app", "-server", "-deployment", NULL,
-};
-
 typedef struct cand {
 	uint32_t first, second; /* entity indexes; UINT32_MAX = none */
 } cand;
@@ -58,8 +53,8 @@ st_reconciler *st_reconciler_new(const st_schema *schema, const st_config *cfg)
 		r->suffixes = (const char *const *)cfg->strip_suffixes;
 		r->n_suffixes = cfg->n_strip_suffixes;
 	} else {
-		r->suffixes = st_default_strip_suffixes;
-		while (st_default_strip_suffixes[r->n_suffixes])
+		r->suffixes = st_config_default_strip_suffixes;
+		while (st_config_default_strip_suffixes[r->n_suffixes])
 			r->n_suffixes++;
 	}
 	return r;

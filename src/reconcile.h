@@ -9,7 +9,8 @@
  *      `backstage.io/kubernetes-id` annotation of a Service/Component;
  *   2. after normalisation of both sides: lower case, `_`, `.` and spaces
  *      as `-`, one environment/role suffix stripped (-prod, -staging, -dev,
- *      -svc, -api, …; identity.strip_suffixes in the config);
+ *      -svc, -api, …: st_config_default_strip_suffixes, or
+ *      identity.strip_suffixes in the config);
  *   3. nothing: unmatched.
  * Two different entities on the winning tier are ambiguous: reported with
  * both candidates, never guessed.
@@ -55,8 +56,5 @@ void st_reconcile(const st_reconciler *r, st_hint_kind kind, const char *value, 
 /* Normalise a name (tier 2) into out (cap bytes); returns the length. */
 size_t st_reconcile_normalise(const st_reconciler *r, const char *in, size_t len, char *out,
 			      size_t cap);
-
-/* The built-in suffix list, NULL-terminated. */
-extern const char *const st_default_strip_suffixes[];
 
 #endif
