@@ -19,7 +19,8 @@
  * A recoverable problem in one part of the source (one malformed
  * catalog-info.yaml, one bad CODEOWNERS line) is reported with sink->warn and
  * the run goes on; the facts that origin produced in the last good sync are
- * kept (not retired) and marked stale.
+ * kept (not retired) and marked stale.  A remark that does not cast doubt on
+ * what was read goes to sink->note (when set) instead.
  *
  * Node and edge types are schema indexes (st_schema_find_node_type on
  * sink->schema); property blobs are built with props.h and must satisfy the
@@ -102,6 +103,11 @@ struct st_sink {
 	/* A recoverable problem at loc ("repo:path:line: problem" is built from it):
 	 * the origin's previous facts are kept and marked stale; the run goes on. */
 	void (*warn)(st_sink *s, st_loc loc, const char *msg);
+
+	/* A remark about the data that does not make the origin's facts doubtful
+	 * (a dependency on something not in the state, a value too long to keep):
+	 * reported like a warning, but nothing is kept stale.  May be NULL. */
+	void (*note)(st_sink *s, st_loc loc, const char *msg);
 
 	/* Optional (may be NULL): progress for a TTY line. */
 	void (*progress)(st_sink *s, const char *what, uint64_t done, uint64_t total);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <yajl/yajl_gen.h>
 
 #include "cli_query.h"
@@ -282,6 +283,11 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		die_usage(NULL);
+	/* once, before any thread: connectors use libcurl from worker threads */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "stacktwin: libcurl failed to initialise\n");
+		return EXIT_ERROR;
+	}
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		fputs(usage_text, stdout);

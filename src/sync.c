@@ -220,7 +220,7 @@ static int s_hint(st_sink *s, const char *id, size_t idlen, st_hint_kind kind, c
 	return 0;
 }
 
-static void s_warn(st_sink *s, st_loc loc, const char *msg)
+static void s_note(st_sink *s, st_loc loc, const char *msg)
 {
 	sync_run *r = s->ctx;
 	char buf[ST_DIAG_MAX + 300];
@@ -229,9 +229,15 @@ static void s_warn(st_sink *s, st_loc loc, const char *msg)
 		snprintf(buf, sizeof(buf), "%s:%u: %s", origin, loc.line, msg);
 	else
 		snprintf(buf, sizeof(buf), "%s: %s", origin, msg);
+	run_warning(r, buf);
+}
+
+static void s_warn(st_sink *s, st_loc loc, const char *msg)
+{
+	sync_run *r = s->ctx;
 	if (loc.origin && *loc.origin)
 		st_strmap_put(&r->keep, loc.origin, strlen(loc.origin), 1);
-	run_warning(r, buf);
+	s_note(s, loc, msg);
 }
 
 static void s_progress(st_sink *s, const char *what, uint64_t done, uint64_t total)
@@ -748,7 +754,7 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 		goto done;
 
 	r.sink = (st_sink){.schema = schema, .ctx = &r, .node = s_node, .edge = s_edge,
-			   .cost = s_cost, .hint = s_hint, .warn = s_warn,
+			   .cost = s_cost, .hint = s_hint, .warn = s_warn, .note = s_note,
 			   .progress = s_progress, .set_state = s_set_state};
 	st_source source = {
 		.name = src->name, .kind = src->kind, .location = src->location, .ref = src->ref,
