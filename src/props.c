@@ -50,7 +50,8 @@ static uint8_t *reserve(uint8_t **buf, size_t *len, size_t *cap, size_t extra)
 
 static void put_bytes(st_pb *pb, const void *p, size_t n)
 {
-	memcpy(reserve(&pb->buf, &pb->len, &pb->cap, n), p, n);
+	if (n) /* p may be NULL for an empty value */
+		memcpy(reserve(&pb->buf, &pb->len, &pb->cap, n), p, n);
 }
 
 static void put_varint(st_pb *pb, uint64_t v)
@@ -201,7 +202,8 @@ int st_pb_map_begin(st_pb *pb, const char *key, size_t klen)
 static uint32_t kv_put(st_pb *pb, const char *s, size_t n)
 {
 	uint32_t off = (uint32_t)pb->kvlen;
-	memcpy(reserve(&pb->kvbuf, &pb->kvlen, &pb->kvcap, n), s, n);
+	if (n) /* s may be NULL for an empty key or value */
+		memcpy(reserve(&pb->kvbuf, &pb->kvlen, &pb->kvcap, n), s, n);
 	return off;
 }
 

@@ -445,6 +445,9 @@ static int placeholder_type(sync_run *r, const char *id, const uint8_t **props, 
 	};
 	*props = NULL;
 	*plen = 0;
+	/* "k8s:<cluster>": a cluster that manifests name and a live source declares */
+	if (!strncmp(id, "k8s:", 4) && id[4] && !strchr(id + 4, '/'))
+		return find_type(r->sink.schema, "KubernetesCluster");
 	for (size_t i = 0; i < ST_ARRAY_LEN(map); i++) {
 		size_t pl = strlen(map[i].prefix);
 		if (strncmp(id, map[i].prefix, pl))
