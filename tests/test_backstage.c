@@ -619,7 +619,7 @@ static void test_sink_error(void **state)
 static char *parse_fixture(rs_sink *rs, const char *path, const char *rel, st_catalog_stats *st,
 			   st_strv *targets)
 {
-	size_t len;
+	size_t len = 0;
 	char *buf = slurp(path, &len);
 	assert_non_null(buf);
 	st_parse_ctx ctx = {.source = "fx", .path = rel, .repo_id = REPO};
@@ -1275,7 +1275,7 @@ static const char *const BOUTIQUE[] = {
 
 static void add_fixture(st_manifests *m, const char *path, const char *rel, st_manifests_stats *st)
 {
-	size_t len;
+	size_t len = 0;
 	char *buf = slurp(path, &len);
 	assert_non_null(buf);
 	st_parse_ctx ctx = {.source = "boutique", .path = rel, .repo_id = REPO};
