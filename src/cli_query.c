@@ -201,7 +201,8 @@ static int cmd_blast(struct qctx *q, int argc, char **argv)
 		off = r->n_hits;
 	size_t end = off + lim < r->n_hits ? off + lim : r->n_hits;
 	if (q->o.json) {
-		if (st_render_blast(q->g, q->s, r, ag, bo.depth, to > from, off, lim)) {
+		st_render_page pg = {off, lim, false, NULL};
+		if (st_render_blast(q->g, q->s, r, ag, bo.depth, to > from, &pg)) {
 			st_br_aggregate_free(ag);
 			st_br_result_free(r);
 			st_diag_set(&q->d, -ENOMEM, "out of memory");
@@ -311,7 +312,7 @@ static int cmd_owned_by(struct qctx *q, int argc, char **argv)
 	if (st_owned_by(q->s, t, q->o.limit > 0 ? (size_t)q->o.limit : 0, &r, &q->d))
 		return fail(q, "owned-by");
 	if (q->o.json) {
-		st_render_owned_by(q->g, q->s, r);
+		st_render_owned_by(q->g, q->s, r, NULL);
 		flush_json(q);
 	} else {
 		print_id_list(q, "owned directly", r->direct, r->n_direct);
@@ -339,7 +340,7 @@ static int cmd_cost(struct qctx *q, int argc, char **argv)
 	if (st_cost_rollup(q->s, from, to, by, m, &r, &q->d))
 		return fail(q, "cost");
 	if (q->o.json) {
-		st_render_cost(q->g, q->s, r, by, from, to, m);
+		st_render_cost(q->g, q->s, r, by, from, to, m, NULL);
 		flush_json(q);
 	} else {
 		printf("cost by %s, %s .. %s (exclusive), %s\n\n%-48s %-4s %18s %9s\n", st_render_group_name(by),
@@ -465,7 +466,7 @@ static int cmd_search(struct qctx *q, int argc, char **argv)
 	if (st_search(q->s, &so, &r, &q->d))
 		return fail(q, "search");
 	if (q->o.json) {
-		st_render_search(q->g, q->s, r);
+		st_render_search(q->g, q->s, r, NULL);
 		flush_json(q);
 	} else {
 		for (size_t i = 0; i < r->n_ids; i++) {

@@ -674,6 +674,13 @@ static void conn_check_idle(conn *c)
 		conn_close(c);
 }
 
+/* Tell the caller about a response the core generates itself. */
+static void core_response(st_http_server *s, int status)
+{
+	if (s->cfg.on_core_response)
+		s->cfg.on_core_response(status, s->ctx);
+}
+
 /* Queue a core-generated error response and stop parsing. */
 static void conn_fail(conn *c, int status, const char *detail)
 {
@@ -693,6 +700,7 @@ static void conn_fail(conn *c, int status, const char *detail)
 	r->dispatched = true;
 	r->close = true;
 	queue_push(c, r);
+	core_response(c->server, status);
 	st_http_respond_problem(r, status, detail);
 }
 
@@ -938,8 +946,10 @@ static int on_message_complete(http_parser *p)
 	c->handler_done = false;
 	c->server->handler(r, c->server->ctx);
 	c->in_handler = NULL;
-	if (!c->handler_done)
+	if (!c->handler_done) {
+		core_response(c->server, 500);
 		st_http_respond_problem(r, 500, "the handler did not answer");
+	}
 	if (c->state != C_OPEN) {
 		http_parser_pause(p, 1);
 		return 0;

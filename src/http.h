@@ -49,6 +49,14 @@ typedef struct st_http_config {
 				     * stops reading [16] */
 	uint64_t idle_timeout_ms;    /* keep-alive idle, and between body reads [5000] */
 	uint64_t header_timeout_ms;  /* first request byte to end of headers [10000]; 408 */
+	/* Optional: told of every response the core generates itself (400 on a
+	 * malformed request, 408, 413, 414, 431, 501, 505, 503 over the
+	 * connection limit or out of memory, and the 500 sent for a handler that
+	 * neither answered nor deferred), with its status and the handler's ctx,
+	 * on the loop thread, just before the response is queued.  Such
+	 * responses never reach the handler; this lets the caller count them.
+	 * It must not call back into the core for that connection. */
+	void (*on_core_response)(int status, void *ctx);
 } st_http_config;
 
 /* Create a server; nothing is bound until st_http_listen().  cfg is copied

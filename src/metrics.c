@@ -31,6 +31,7 @@ struct route_stats {
 	uint64_t bucket[N_BUCKETS]; /* observations in (le[i-1], le[i]] */
 	uint64_t count;
 	double sum;
+	bool untimed; /* no histogram lines */
 };
 
 struct st_metrics {
@@ -88,6 +89,21 @@ void st_metrics_request_end(st_metrics *m, size_t route, int status, double seco
 		}
 	rs->count++;
 	rs->sum += seconds;
+}
+
+void st_metrics_count(st_metrics *m, size_t route, int status)
+{
+	if (route >= m->n || status < MIN_STATUS || status >= MIN_STATUS + N_STATUS)
+		return;
+	m->r[route].by_status[status - MIN_STATUS]++;
+}
+
+int st_metrics_untimed(st_metrics *m, size_t route)
+{
+	if (!m || route >= m->n)
+		return -EINVAL;
+	m->r[route].untimed = true;
+	return 0;
 }
 
 /* ------------------------------------------------------------ rendering */
@@ -165,6 +181,8 @@ int st_metrics_render(const st_metrics *m, const st_metrics_gauges *g, char **re
 	for (size_t i = 0; i < m->n; i++) {
 		const struct route_stats *rs = &m->r[i];
 		uint64_t cum = 0;
+		if (rs->untimed)
+			continue;
 		for (size_t b = 0; b < N_BUCKETS; b++) {
 			cum += rs->bucket[b];
 			outf(&o, "%s_bucket{route=\"%s\",le=\"%s\"} %llu\n", dur, m->names[i],

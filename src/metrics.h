@@ -50,6 +50,15 @@ void st_metrics_request_begin(st_metrics *m);
  * An out-of-range route or status is ignored except for the gauge. */
 void st_metrics_request_end(st_metrics *m, size_t route, int status, double seconds);
 
+/* Count a response that never was a handler's request, e.g. a protocol
+ * error the HTTP core answered itself: requests_total only, no duration, the
+ * in-flight gauge unchanged.  An out-of-range route or status is ignored. */
+void st_metrics_count(st_metrics *m, size_t route, int status);
+
+/* Leave route out of the duration histogram (for a route counted only with
+ * st_metrics_count, whose durations mean nothing).  Errors: -EINVAL. */
+int st_metrics_untimed(st_metrics *m, size_t route);
+
 /* The whole exposition (HELP, TYPE and samples) in a new NUL-terminated
  * buffer the caller frees; *ret_len excludes the NUL.  Errors: -EINVAL,
  * -ENOMEM. */

@@ -147,11 +147,41 @@ size_t st_render_unknown_node(st_snap *s, const char *id, char *buf, size_t cap)
 	return n;
 }
 
-int st_render_blast(yajl_gen g, st_snap *s, const st_br_result *r, const st_br_aggregate *ag,
-		    uint32_t depth, bool with_risk, size_t offset, size_t limit)
+size_t st_render_page_end(const st_render_page *p, size_t n)
 {
-	size_t off = offset < r->n_hits ? offset : r->n_hits;
-	size_t end = limit < r->n_hits - off ? off + limit : r->n_hits;
+	if (!p)
+		return n;
+	size_t off = p->offset < n ? p->offset : n;
+	return p->limit && p->limit < n - off ? off + p->limit : n;
+}
+
+static size_t page_start(const st_render_page *p, size_t n)
+{
+	return p && p->offset < n ? p->offset : (p ? n : 0);
+}
+
+static void gnext_cursor(yajl_gen g, const st_render_page *p)
+{
+	if (!p || !p->cursor)
+		return;
+	gk(g, "next_cursor");
+	if (p->next_cursor)
+		gk(g, p->next_cursor);
+	else
+		yajl_gen_null(g);
+}
+
+int st_render_blast(yajl_gen g, st_snap *s, const st_br_result *r, const st_br_aggregate *ag,
+		    uint32_t depth, bool with_risk, const st_render_page *page)
+{
+	st_render_page dflt = {0, 100, false, NULL};
+	if (!page)
+		page = &dflt;
+	size_t limit = page->limit ? page->limit : 100;
+	st_render_page pg = *page;
+	pg.limit = limit;
+	size_t off = page_start(&pg, r->n_hits);
+	size_t end = st_render_page_end(&pg, r->n_hits);
 	st_id *path = malloc(((size_t)r->max_distance + 2) * sizeof(st_id));
 	if (!path)
 		return -ENOMEM;
@@ -167,15 +197,21 @@ int st_render_blast(yajl_gen g, st_snap *s, const st_br_result *r, const st_br_a
 		yajl_gen_null(g);
 	gk(g, "total");
 	yajl_gen_integer(g, (long long)r->n_hits);
-	gk(g, "offset");
-	yajl_gen_integer(g, (long long)off);
-	gk(g, "limit");
-	yajl_gen_integer(g, (long long)limit);
-	gk(g, "next_offset");
-	if (end < r->n_hits)
-		yajl_gen_integer(g, (long long)end);
-	else
-		yajl_gen_null(g);
+	if (pg.cursor) {
+		gk(g, "limit");
+		yajl_gen_integer(g, (long long)limit);
+		gnext_cursor(g, &pg);
+	} else {
+		gk(g, "offset");
+		yajl_gen_integer(g, (long long)off);
+		gk(g, "limit");
+		yajl_gen_integer(g, (long long)limit);
+		gk(g, "next_offset");
+		if (end < r->n_hits)
+			yajl_gen_integer(g, (long long)end);
+		else
+			yajl_gen_null(g);
+	}
 	gk(g, "nodes");
 	yajl_gen_array_open(g);
 	for (size_t i = off; i < end; i++) {
@@ -253,20 +289,29 @@ int st_render_owners(yajl_gen g, st_snap *s, const st_owner_result *r)
 	return 0;
 }
 
-int st_render_owned_by(yajl_gen g, st_snap *s, const st_owned_result *r)
+int st_render_owned_by(yajl_gen g, st_snap *s, const st_owned_result *r, const st_render_page *page)
 {
+	/* rows [off, end) of direct ++ inherited */
+	size_t n = r->n_direct + r->n_inherited;
+	size_t off = page_start(page, n), end = st_render_page_end(page, n);
+	size_t d0 = off < r->n_direct ? off : r->n_direct;
+	size_t d1 = end < r->n_direct ? end : r->n_direct;
+	size_t i0 = off > r->n_direct ? off - r->n_direct : 0;
+	size_t i1 = end > r->n_direct ? end - r->n_direct : 0;
 	yajl_gen_map_open(g);
 	gk(g, "team");
 	gnode(g, s, r->team);
-	gid_list(g, s, "direct", r->direct, r->n_direct);
-	gid_list(g, s, "inherited", r->inherited, r->n_inherited);
+	gid_list(g, s, "direct", r->direct + d0, d1 - d0);
+	gid_list(g, s, "inherited", r->inherited + i0, i1 > i0 ? i1 - i0 : 0);
+	gnext_cursor(g, page);
 	yajl_gen_map_close(g);
 	return 0;
 }
 
 int st_render_cost(yajl_gen g, st_snap *s, const st_cost_result *r, st_group by, int32_t from,
-		   int32_t to, st_metric m)
+		   int32_t to, st_metric m, const st_render_page *page)
 {
+	size_t off = page_start(page, r->n_rows), end = st_render_page_end(page, r->n_rows);
 	char day[11];
 	yajl_gen_map_open(g);
 	gk(g, "by");
@@ -281,7 +326,7 @@ int st_render_cost(yajl_gen g, st_snap *s, const st_cost_result *r, st_group by,
 	gk(g, m == ST_METRIC_BILLED ? "billed" : "effective");
 	gk(g, "rows");
 	yajl_gen_array_open(g);
-	for (size_t i = 0; i < r->n_rows; i++) {
+	for (size_t i = off; i < end; i++) {
 		yajl_gen_map_open(g);
 		gk(g, "group");
 		if (r->rows[i].group)
@@ -310,6 +355,7 @@ int st_render_cost(yajl_gen g, st_snap *s, const st_cost_result *r, st_group by,
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
+	gnext_cursor(g, page);
 	yajl_gen_map_close(g);
 	return 0;
 }
@@ -369,18 +415,20 @@ int st_render_neighbours(yajl_gen g, st_snap *s, const st_nb_result *r)
 	return 0;
 }
 
-int st_render_search(yajl_gen g, st_snap *s, const st_search_result *r)
+int st_render_search(yajl_gen g, st_snap *s, const st_search_result *r, const st_render_page *page)
 {
+	size_t off = page_start(page, r->n_ids), end = st_render_page_end(page, r->n_ids);
 	yajl_gen_map_open(g);
 	gk(g, "nodes");
 	yajl_gen_array_open(g);
-	for (size_t i = 0; i < r->n_ids; i++) {
+	for (size_t i = off; i < end; i++) {
 		gnode_obj(g, s, r->ids[i]);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
 	gk(g, "truncated");
-	yajl_gen_bool(g, r->truncated);
+	yajl_gen_bool(g, r->truncated || end < r->n_ids);
+	gnext_cursor(g, page);
 	yajl_gen_map_close(g);
 	return 0;
 }

@@ -2,21 +2,28 @@
  * serve.c — `stacktwin serve`: routes, parameters, authentication and the
  * thread-pool plumbing of the HTTP query API (docs/api.md).
  *
- * The loop thread only routes, checks the method and the bearer token, and
- * hands each request to the libuv thread pool (st_http_defer + uv_queue_work).
- * A worker decodes the query parameters, takes its own store snapshot, runs
- * one query from query/ and renders it with render.c, the same JSON as
- * `stacktwin query --json`; the after-work callback answers on the loop
- * thread.  Shared state between workers (the dependency graph of the latest
- * revision and a pool of visited-set bitmaps) lives in `struct server`,
- * guarded by one mutex.
+ * The loop thread only routes, checks the method, the bearer token and the
+ * route's role, and hands each request to the libuv thread pool
+ * (st_http_defer + uv_queue_work).  A worker decodes the query parameters,
+ * takes its own store snapshot, runs one query from query/ and renders it
+ * with render.c, the same JSON as `stacktwin query --json`; the after-work
+ * callback answers on the loop thread.  List answers page with an opaque
+ * cursor (revision, position and a hash of the other parameters) that this
+ * file makes and checks.  Shared state between workers lives in `struct
+ * server`: the store handle under a rwlock (NULL while the store cannot be
+ * opened: the API answers 503 and a request retries the open at most once a
+ * second; the admin route reopens it), and the dependency graph of the latest
+ * revision and a pool of visited-set bitmaps under one mutex.
  *
- * It also serves GET /metrics (Prometheus text, metrics.c) and, with --web
- * DIR, the static files of the web viewer (read on the thread pool after a
- * path check that keeps every file inside DIR).  The request counters are
- * updated and read on the loop thread only, where every response is sent, so
- * they need no lock.  This file must not format query answers itself
- * (render.c does) nor log the token or request bodies.
+ * Tokens come from the config file (by environment variable, file or
+ * SHA-256) and --token-file; only their SHA-256 is kept, and a presented
+ * token is hashed and compared with every configured hash.  It also serves
+ * GET /metrics (Prometheus text, metrics.c), counting the HTTP core's own
+ * protocol errors too, and, with --web DIR, the static files of the web
+ * viewer.  The request counters are updated and read on the loop thread
+ * only, where every response is sent, so they need no lock.  This file must
+ * not format query answers itself (render.c does) nor log a token or a
+ * request body.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +31,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +39,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <uv.h>
 #include <yajl/yajl_gen.h>
 
+#include "config.h"
 #include "http.h"
 #include "metrics.h"
 #include "query.h"
@@ -43,21 +54,29 @@
 #include "store.h"
 
 #define EXIT_ERROR 2
-#define MAX_PARAMS 16		 /* query parameters per request */
-#define MAX_TOKEN 4096		 /* bytes of the bearer token */
-#define SCRATCH_POOL 8		 /* idle visited-set bitmaps kept */
-#define API_MAX_LIMIT 10000	 /* rows per page (blast radius, search) */
-#define API_MAX_NODES 100000	 /* neighbourhood and owned-by caps */
-#define WEB_MAX_FILE (16u << 20) /* bytes of one static file (the core's response cap) */
+#define MAX_PARAMS 16		   /* query parameters per request */
+#define MAX_TOKEN 4096		   /* bytes of a bearer token */
+#define SCRATCH_POOL 8		   /* idle visited-set bitmaps kept */
+#define DEFAULT_MAX_ROWS 10000	   /* cap on `limit` unless server.limits.max_rows */
+#define DEFAULT_LIMIT 100	   /* rows per page when `limit` is absent */
+#define API_MAX_NODES 100000	   /* neighbourhood and owned-by caps */
+#define SEARCH_MAX_SCAN 1000000	   /* search matches a page may start after */
+#define WEB_MAX_FILE (16u << 20)   /* bytes of one static file (the core's response cap) */
+#define STORE_RETRY_NS 1000000000u /* at most one open attempt per second */
+#define RETRY_AFTER "5"		   /* seconds, on every 503 of an unavailable store */
 
 static const char serve_usage[] =
-	"usage: stacktwin serve --db DIR [--listen HOST:PORT] [--token-file FILE]\n"
+	"usage: stacktwin serve [--config FILE] [--db DIR] [--listen HOST:PORT] [--token-file FILE]\n"
 	"                       [--allow-anonymous-read] [--schema FILE] [--web DIR]\n"
 	"\n"
 	"Serves the query API (docs/api.md) as JSON over HTTP/1.1.\n"
+	"  --config FILE             store, server.listen, server.web, server.tokens,\n"
+	"                            server.allow_anonymous_read and server.limits from FILE;\n"
+	"                            the options below override it\n"
+	"  --db DIR                  the store (else `store:` of the config)\n"
 	"  --listen HOST:PORT        address to listen on [127.0.0.1:8080]; port 0 = any free port\n"
-	"  --token-file FILE         require 'Authorization: Bearer <first line of FILE>'\n"
-	"  --allow-anonymous-read    serve without a token (required when --token-file is absent)\n"
+	"  --token-file FILE         one more token, role admin: 'Authorization: Bearer <first line of FILE>'\n"
+	"  --allow-anonymous-read    serve the read routes without a token (required without tokens)\n"
 	"  --web DIR                 serve the static files of DIR at / (no token needed)\n"
 	"Stops gracefully on SIGTERM or SIGINT.\n";
 
@@ -84,10 +103,13 @@ enum label {
 	L_COST,
 	L_PATH,
 	L_NEIGHBOURS,
+	L_WHOAMI,
+	L_REOPEN,
 	L_METRICS,
-	L_INDEX,  /* "/" without --web */
-	L_STATIC, /* a file under --web */
-	L_UNKNOWN,
+	L_INDEX,    /* "/" without --web */
+	L_STATIC,   /* a file under --web */
+	L_UNKNOWN,  /* no route */
+	L_PROTOCOL, /* errors the HTTP core answers itself (never a handler's request) */
 	N_LABELS
 };
 
@@ -95,8 +117,19 @@ static const char *const label_names[N_LABELS] = {
 	[L_HEALTHZ] = "healthz",       [L_STATS] = "stats",	   [L_NODE] = "node",
 	[L_SEARCH] = "search",	       [L_BLAST] = "blast-radius", [L_OWNERS] = "owners",
 	[L_OWNED_BY] = "owned-by",     [L_COST] = "cost",	   [L_PATH] = "path",
-	[L_NEIGHBOURS] = "neighbours", [L_METRICS] = "metrics",	   [L_INDEX] = "index",
-	[L_STATIC] = "static",	       [L_UNKNOWN] = "unknown",
+	[L_NEIGHBOURS] = "neighbours", [L_WHOAMI] = "whoami",	   [L_REOPEN] = "admin-reopen",
+	[L_METRICS] = "metrics",       [L_INDEX] = "index",	   [L_STATIC] = "static",
+	[L_UNKNOWN] = "unknown",       [L_PROTOCOL] = "protocol",
+};
+
+/* What a route asks of the caller. */
+enum need { NEED_NONE, NEED_READ, NEED_ADMIN };
+
+/* One accepted token: only its hash is kept. */
+struct token {
+	char *name;
+	st_role role;
+	uint8_t sha256[32];
 };
 
 /* What the metrics need to know about a request until it is answered. */
@@ -112,13 +145,21 @@ struct server {
 	char *web_root;	     /* realpath of --web, NULL when not given */
 	size_t web_root_len;
 	st_schema *schema;
-	st_store *st;
-	char *token; /* NULL: anonymous read allowed */
-	size_t token_len;
+	char *db; /* the store directory */
+	struct token *tokens;
+	size_t n_tokens;
+	bool anon; /* the read routes need no token */
+	size_t max_rows;
 	uv_signal_t sig_term, sig_int;
 	bool stopping;
-	pthread_mutex_t lock; /* guards dg and pool */
-	struct dgref *dg;     /* for the newest revision seen so far */
+	/* Readers hold store_lock while they use st; (re)opening takes it for
+	 * writing, so the store is never closed under a snapshot. */
+	pthread_rwlock_t store_lock;
+	st_store *st;		 /* NULL while the store cannot be opened */
+	char store_err[1200];	 /* why st is NULL */
+	uint64_t store_retry_ns; /* uv_hrtime() of the next open attempt */
+	pthread_mutex_t lock;	 /* guards dg and pool */
+	struct dgref *dg;	 /* for the newest revision seen so far */
 	struct scratch pool[SCRATCH_POOL];
 	size_t n_pool;
 };
@@ -131,26 +172,40 @@ struct param {
 struct job;
 typedef void (*route_fn)(struct job *j, st_snap *s);
 
+enum {
+	F_PROMETHEUS = 1u << 0, /* answered with st_metrics_render() after the worker */
+	F_POST = 1u << 1,	/* POST only (else GET and HEAD) */
+	F_PREFIX = 1u << 2,	/* path is a prefix; the rest is a percent-encoded argument */
+	F_NOSTORE = 1u << 3,	/* the worker runs fn without a snapshot */
+	F_HEALTH = 1u << 4,	/* answers 503 JSON (not problem+json) when the store is down */
+};
+
 struct route {
 	const char *path;
 	route_fn fn;
-	bool auth;
+	enum need need;
 	const char *const *params; /* allowed parameter names, NULL-terminated */
 	enum label label;
-	bool prometheus; /* answered with st_metrics_render() after the worker */
+	unsigned flags;
 };
+
+#define CURSOR_TEXT 48 /* base64url of the cursor record, NUL-terminated */
 
 struct job {
 	uv_work_t work;
 	struct server *srv;
 	st_http_request *req;
 	const struct route *route;
-	char *query; /* raw copy, decoded in place by the worker */
+	char *query;   /* raw copy, decoded in place by the worker */
+	char *path_id; /* F_PREFIX: the raw rest of the path, decoded by the worker */
 	struct param params[MAX_PARAMS];
 	size_t n_params;
 	yajl_gen g;
 	int status;
+	bool retry_after; /* 503 of an unavailable store */
+	bool unavailable; /* F_HEALTH: answer {"status":"unavailable"} */
 	char detail[4608];
+	char next_cursor[CURSOR_TEXT];
 	struct tally t;
 	st_metrics_gauges gauges; /* /metrics: store part, filled by the worker */
 };
@@ -435,6 +490,238 @@ static void scratch_put(struct server *srv, struct scratch sc)
 	free(sc.bits);
 }
 
+/* -------------------------------------------------------------- cursor */
+
+/* A cursor is the base64url (no padding) of a 25-byte record: version (1),
+ * store revision (8, big-endian), position of the next row (8) and the first
+ * 8 bytes of the SHA-256 of the route label and the other parameters (sorted
+ * key/value pairs, without `cursor` and `limit`, so the page size may change
+ * between pages).  It is not secret and not signed: a forged position only
+ * selects rows the caller may read anyway, and is bounds-checked. */
+#define CURSOR_VERSION 1
+#define CURSOR_BYTES 25
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void b64url_encode(const uint8_t *in, size_t n, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = b64url[(v >> 18) & 63];
+		out[o++] = b64url[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = b64url[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = b64url[v & 63];
+	}
+	out[o] = 0;
+}
+
+/* Decode exactly `n` bytes; false on any other length or character. */
+static bool b64url_decode(const char *in, uint8_t *out, size_t n)
+{
+	size_t len = strlen(in), want = n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+	if (len != want)
+		return false;
+	uint32_t acc = 0;
+	size_t bits = 0, o = 0;
+	for (size_t i = 0; i < len; i++) {
+		const char *p = strchr(b64url, in[i]);
+		if (!in[i] || !p)
+			return false;
+		acc = (acc << 6) | (uint32_t)(p - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o < n)
+				out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	return o == n && acc == 0; /* leftover bits must be zero (one spelling per record) */
+}
+
+static bool sha256(const void *p, size_t n, uint8_t out[32])
+{
+	unsigned len = 0;
+	return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
+}
+
+/* The hash of the query a cursor belongs to; false if hashing failed. */
+static bool query_hash(const struct job *j, uint8_t out[8])
+{
+	const struct param *sorted[MAX_PARAMS];
+	size_t n = 0;
+	for (size_t i = 0; i < j->n_params; i++) {
+		const struct param *p = &j->params[i];
+		if (!p->val[0] || !strcmp(p->key, "cursor") || !strcmp(p->key, "limit"))
+			continue;
+		size_t k = n++;
+		while (k && strcmp(sorted[k - 1]->key, p->key) > 0) {
+			sorted[k] = sorted[k - 1];
+			k--;
+		}
+		sorted[k] = p;
+	}
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t h[EVP_MAX_MD_SIZE];
+	unsigned hl = 0;
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	const char *label = label_names[j->route->label];
+	ok = ok && EVP_DigestUpdate(ctx, label, strlen(label) + 1) == 1;
+	if (j->path_id)
+		ok = ok && EVP_DigestUpdate(ctx, j->path_id, strlen(j->path_id) + 1) == 1;
+	for (size_t i = 0; i < n; i++)
+		ok = ok && EVP_DigestUpdate(ctx, sorted[i]->key, strlen(sorted[i]->key) + 1) == 1 &&
+		     EVP_DigestUpdate(ctx, sorted[i]->val, strlen(sorted[i]->val) + 1) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, h, &hl) == 1 && hl >= 8;
+	EVP_MD_CTX_free(ctx);
+	if (ok)
+		memcpy(out, h, 8);
+	return ok;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The `cursor` parameter as a position on this snapshot: 0 without one;
+ * false after setting 400 (malformed, another query) or 410 (another
+ * revision). */
+static bool cursor_param(struct job *j, st_snap *s, size_t *ret_pos)
+{
+	const char *v = param(j, "cursor");
+	*ret_pos = 0;
+	if (!v)
+		return true;
+	uint8_t rec[CURSOR_BYTES], h[8];
+	if (!b64url_decode(v, rec, sizeof(rec)) || rec[0] != CURSOR_VERSION ||
+	    get_be64(rec + 9) > SIZE_MAX) {
+		problem(j, 400, "malformed cursor; use the next_cursor of an answer as it is");
+		return false;
+	}
+	if (!query_hash(j, h)) {
+		problem(j, 503, "cannot hash the query");
+		return false;
+	}
+	if (CRYPTO_memcmp(h, rec + 17, 8) != 0) {
+		problem(j, 400,
+			"cursor belongs to another query; repeat the parameters of the "
+			"request that returned it (only limit may change)");
+		return false;
+	}
+	uint64_t rev = get_be64(rec + 1), now = st_snap_revision(s);
+	if (rev != now) {
+		problem(j, 410,
+			"the store changed since this cursor was issued (revision %llu, now "
+			"%llu); start again without cursor",
+			(unsigned long long)rev, (unsigned long long)now);
+		return false;
+	}
+	*ret_pos = (size_t)get_be64(rec + 9);
+	return true;
+}
+
+/* The API page [pos, pos + limit) of n rows; a next cursor when rows follow
+ * the page (`more`: rows beyond the n known ones).  False after setting 400
+ * if pos lies beyond the rows (a forged cursor), or 503. */
+static bool api_page(struct job *j, st_snap *s, size_t pos, size_t limit, size_t n, bool more,
+		     st_render_page *ret)
+{
+	if (pos > n) {
+		problem(j, 400, "malformed cursor: its position is past the last row");
+		return false;
+	}
+	*ret = (st_render_page){pos, limit, true, NULL};
+	size_t end = st_render_page_end(ret, n);
+	if (end < n || more) {
+		uint8_t rec[CURSOR_BYTES];
+		rec[0] = CURSOR_VERSION;
+		put_be64(rec + 1, st_snap_revision(s));
+		put_be64(rec + 9, end);
+		if (!query_hash(j, rec + 17)) {
+			problem(j, 503, "cannot hash the query");
+			return false;
+		}
+		b64url_encode(rec, sizeof(rec), j->next_cursor);
+		ret->next_cursor = j->next_cursor;
+	}
+	return true;
+}
+
+/* `limit`: 1..max_rows, default DEFAULT_LIMIT (or max_rows if smaller). */
+static bool limit_param(struct job *j, long *ret)
+{
+	long max = (long)j->srv->max_rows;
+	return num_param(j, "limit", 1, max, DEFAULT_LIMIT < max ? DEFAULT_LIMIT : max, ret);
+}
+
+/* --------------------------------------------------------------- store */
+
+/* Open the store (store_lock held for writing); on failure remember why and
+ * when to try again.  Logs changes of state, not every attempt. */
+static void store_open_locked(struct server *srv)
+{
+	st_diag d = {{0}};
+	st_store *st = NULL;
+	int r = st_store_open(srv->db, srv->schema, ST_OPEN_READONLY, &st, &d);
+	if (r == 0) {
+		srv->st = st;
+		if (srv->store_err[0])
+			fprintf(stderr, "stacktwin serve: store %s is open\n", srv->db);
+		srv->store_err[0] = 0;
+		return;
+	}
+	char err[sizeof(srv->store_err)];
+	snprintf(err, sizeof(err), "the store %s cannot be opened: %s", srv->db,
+		 d.msg[0] ? d.msg : st_strerror(r));
+	if (strcmp(err, srv->store_err) != 0)
+		fprintf(stderr, "stacktwin serve: %s; answering 503 and retrying\n", err);
+	memcpy(srv->store_err, err, sizeof(err));
+	srv->store_retry_ns = uv_hrtime() + STORE_RETRY_NS;
+}
+
+/* The open store with store_lock held for reading (release with
+ * store_release), or NULL with the reason in why.  While the store is
+ * unavailable, a request tries to open it again at most once a second. */
+static st_store *store_acquire(struct server *srv, char *why, size_t cap)
+{
+	for (int pass = 0;; pass++) {
+		pthread_rwlock_rdlock(&srv->store_lock);
+		if (srv->st)
+			return srv->st;
+		bool due = uv_hrtime() >= srv->store_retry_ns;
+		snprintf(why, cap, "%s", srv->store_err);
+		pthread_rwlock_unlock(&srv->store_lock);
+		if (pass || !due)
+			return NULL;
+		pthread_rwlock_wrlock(&srv->store_lock);
+		if (!srv->st && uv_hrtime() >= srv->store_retry_ns)
+			store_open_locked(srv);
+		pthread_rwlock_unlock(&srv->store_lock);
+	}
+}
+
+static void store_release(struct server *srv)
+{
+	pthread_rwlock_unlock(&srv->store_lock);
+}
+
 /* -------------------------------------------------------------- routes */
 
 static void gkey(yajl_gen g, const char *k)
@@ -462,6 +749,7 @@ static void r_stats(struct job *j, st_snap *s)
 		j->status = 200;
 }
 
+/* /api/v1/node?id= and /api/v1/nodes/{id} */
 static void r_node(struct job *j, st_snap *s)
 {
 	st_id x;
@@ -477,10 +765,20 @@ static void r_node(struct job *j, st_snap *s)
 static void r_search(struct job *j, st_snap *s)
 {
 	long limit;
-	if (!num_param(j, "limit", 1, API_MAX_LIMIT, 100, &limit))
+	size_t pos;
+	if (!limit_param(j, &limit) || !cursor_param(j, s, &pos))
 		return;
+	if ((size_t)limit > SEARCH_MAX_SCAN || pos > SEARCH_MAX_SCAN - (size_t)limit) {
+		problem(j, 422,
+			"search: pages end after %d matches; narrow the search (prefix, type, "
+			"name, prop)",
+			SEARCH_MAX_SCAN);
+		return;
+	}
+	/* The engine has no "after" key: ask for everything up to the end of
+	 * the page and write the page's part. */
 	st_search_opts so = {param(j, "prefix"), param(j, "name"),  -1,
-			     param(j, "prop"),	 param(j, "value"), (size_t)limit};
+			     param(j, "prop"),	 param(j, "value"), pos + (size_t)limit};
 	const char *type = param(j, "type");
 	if (type) {
 		so.type = st_schema_find_node_type(st__snap_schema(s), type, strlen(type));
@@ -501,23 +799,26 @@ static void r_search(struct job *j, st_snap *s)
 		engine_error(j, e, &d, "search");
 		return;
 	}
-	st_render_search(j->g, s, r);
+	st_render_page pg;
+	if (api_page(j, s, pos, (size_t)limit, r->n_ids, r->truncated, &pg)) {
+		st_render_search(j->g, s, r, &pg);
+		j->status = 200;
+	}
 	st_search_result_free(r);
-	j->status = 200;
 }
 
 static void r_blast(struct job *j, st_snap *s)
 {
 	st_id root;
 	st_br_opts bo = {0};
-	long depth, limit, offset;
+	long depth, limit;
+	size_t pos;
 	int32_t from, to;
 	st_metric m;
 	if (!node_param(j, s, "id", &root) || !edges_param(j, s, &bo.edges) ||
-	    !num_param(j, "depth", 0, 1000000, 0, &depth) ||
-	    !num_param(j, "limit", 1, API_MAX_LIMIT, 100, &limit) ||
-	    !num_param(j, "offset", 0, 1000000000L, 0, &offset) ||
-	    !window_params(j, false, &from, &to) || !metric_param(j, &m))
+	    !num_param(j, "depth", 0, 1000000, 0, &depth) || !limit_param(j, &limit) ||
+	    !window_params(j, false, &from, &to) || !metric_param(j, &m) ||
+	    !cursor_param(j, s, &pos))
 		return;
 	bo.depth = (uint32_t)depth;
 	struct dgref *dg = dg_acquire(j->srv, s);
@@ -534,11 +835,13 @@ static void r_blast(struct job *j, st_snap *s)
 		engine_error(j, e, &d, "blast-radius");
 		return;
 	}
+	st_render_page pg;
 	e = st_br_aggregate_compute(s, r, from, to, m, &ag, &d);
 	if (e)
 		engine_error(j, e, &d, "blast-radius aggregates");
-	else if ((e = st_render_blast(j->g, s, r, ag, bo.depth, to > from, (size_t)offset,
-				      (size_t)limit)))
+	else if (!api_page(j, s, pos, (size_t)limit, r->n_hits, false, &pg))
+		;
+	else if ((e = st_render_blast(j->g, s, r, ag, bo.depth, to > from, &pg)))
 		problem(j, 503, "blast-radius: %s", st_strerror(e));
 	else
 		j->status = 200;
@@ -566,7 +869,9 @@ static void r_owners(struct job *j, st_snap *s)
 static void r_owned_by(struct job *j, st_snap *s)
 {
 	st_id t;
-	if (!node_param(j, s, "id", &t))
+	long limit;
+	size_t pos;
+	if (!node_param(j, s, "id", &t) || !limit_param(j, &limit) || !cursor_param(j, s, &pos))
 		return;
 	st_owned_result *r;
 	st_diag d = {{0}};
@@ -575,9 +880,12 @@ static void r_owned_by(struct job *j, st_snap *s)
 		engine_error(j, e, &d, "owned-by");
 		return;
 	}
-	st_render_owned_by(j->g, s, r);
+	st_render_page pg;
+	if (api_page(j, s, pos, (size_t)limit, r->n_direct + r->n_inherited, false, &pg)) {
+		st_render_owned_by(j->g, s, r, &pg);
+		j->status = 200;
+	}
 	st_owned_result_free(r);
-	j->status = 200;
 }
 
 static void r_cost(struct job *j, st_snap *s)
@@ -586,13 +894,16 @@ static void r_cost(struct job *j, st_snap *s)
 	st_group by;
 	int32_t from, to;
 	st_metric m;
+	long limit;
+	size_t pos;
 	if (!need_param(j, "by", &by_name))
 		return;
 	if (st_render_group_parse(by_name, &by)) {
 		problem(j, 400, "parameter 'by' is resource, service, team, system or domain");
 		return;
 	}
-	if (!window_params(j, true, &from, &to) || !metric_param(j, &m))
+	if (!window_params(j, true, &from, &to) || !metric_param(j, &m) ||
+	    !limit_param(j, &limit) || !cursor_param(j, s, &pos))
 		return;
 	st_cost_result *r;
 	st_diag d = {{0}};
@@ -601,9 +912,12 @@ static void r_cost(struct job *j, st_snap *s)
 		engine_error(j, e, &d, "cost");
 		return;
 	}
-	st_render_cost(j->g, s, r, by, from, to, m);
+	st_render_page pg;
+	if (api_page(j, s, pos, (size_t)limit, r->n_rows, false, &pg)) {
+		st_render_cost(j->g, s, r, by, from, to, m, &pg);
+		j->status = 200;
+	}
 	st_cost_result_free(r);
-	j->status = 200;
 }
 
 static void r_path(struct job *j, st_snap *s)
@@ -666,29 +980,94 @@ static void r_metrics(struct job *j, st_snap *s)
 	j->status = 200;
 }
 
+/* POST /api/v1/admin/reopen: close the store once no request uses it and open
+ * it again (after the directory was replaced, or to retry at once). */
+static void r_reopen(struct job *j, st_snap *unused)
+{
+	struct server *srv = j->srv;
+	(void)unused;
+	uint64_t rev = 0;
+	int r = -1;
+	pthread_rwlock_wrlock(&srv->store_lock);
+	st_store_close(srv->st);
+	srv->st = NULL;
+	pthread_mutex_lock(&srv->lock);
+	dg_unref_locked(srv->dg); /* the new store may reuse revision numbers */
+	srv->dg = NULL;
+	pthread_mutex_unlock(&srv->lock);
+	srv->store_err[0] = 0;
+	store_open_locked(srv);
+	st_snap *s;
+	st_diag d = {{0}};
+	if (!srv->st) {
+		problem(j, 503, "%s", srv->store_err);
+	} else if ((r = st_snap_begin(srv->st, &s, &d)) == 0) {
+		rev = st_snap_revision(s);
+		st_snap_end(s);
+	} else {
+		problem(j, 503, "the store %s: %s", srv->db, d.msg);
+	}
+	pthread_rwlock_unlock(&srv->store_lock);
+	if (r) {
+		j->retry_after = true;
+		return;
+	}
+	fprintf(stderr, "stacktwin serve: store %s reopened at revision %llu\n", srv->db,
+		(unsigned long long)rev);
+	yajl_gen_map_open(j->g);
+	gkey(j->g, "revision");
+	yajl_gen_integer(j->g, (long long)rev);
+	yajl_gen_map_close(j->g);
+	j->status = 200;
+}
+
 static const char *const p_none[] = {NULL};
 static const char *const p_id[] = {"id", NULL};
-static const char *const p_search[] = {"prefix", "name", "type", "prop", "value", "limit", NULL};
+static const char *const p_search[] = {"prefix", "name",  "type",   "prop",
+				       "value",	 "limit", "cursor", NULL};
 static const char *const p_blast[] = {"id",	"depth", "edges",  "from", "to",
-				      "metric", "limit", "offset", NULL};
-static const char *const p_cost[] = {"by", "from", "to", "metric", NULL};
+				      "metric", "limit", "cursor", NULL};
+static const char *const p_owned[] = {"id", "limit", "cursor", NULL};
+static const char *const p_cost[] = {"by", "from", "to", "metric", "limit", "cursor", NULL};
 static const char *const p_path[] = {"from", "to", "edges", "max_paths", NULL};
 static const char *const p_nb[] = {"id", "hops", "breadth", "max_nodes", "edges", NULL};
 
 static const struct route routes[] = {
-	{"/healthz", r_healthz, false, p_none, L_HEALTHZ, false},
-	{"/metrics", r_metrics, true, p_none, L_METRICS, true},
-	{"/api/v1/stats", r_stats, true, p_none, L_STATS, false},
-	{"/api/v1/node", r_node, true, p_id, L_NODE, false},
-	{"/api/v1/search", r_search, true, p_search, L_SEARCH, false},
-	{"/api/v1/blast-radius", r_blast, true, p_blast, L_BLAST, false},
-	{"/api/v1/owners", r_owners, true, p_id, L_OWNERS, false},
-	{"/api/v1/owned-by", r_owned_by, true, p_id, L_OWNED_BY, false},
-	{"/api/v1/cost", r_cost, true, p_cost, L_COST, false},
-	{"/api/v1/path", r_path, true, p_path, L_PATH, false},
-	{"/api/v1/neighbours", r_neighbours, true, p_nb, L_NEIGHBOURS, false},
-	{"/api/v1/neighbors", r_neighbours, true, p_nb, L_NEIGHBOURS, false},
+	{"/healthz", r_healthz, NEED_NONE, p_none, L_HEALTHZ, F_HEALTH},
+	{"/metrics", r_metrics, NEED_READ, p_none, L_METRICS, F_PROMETHEUS},
+	{"/api/v1/stats", r_stats, NEED_READ, p_none, L_STATS, 0},
+	{"/api/v1/node", r_node, NEED_READ, p_id, L_NODE, 0},
+	{"/api/v1/nodes/", r_node, NEED_READ, p_none, L_NODE, F_PREFIX},
+	{"/api/v1/search", r_search, NEED_READ, p_search, L_SEARCH, 0},
+	{"/api/v1/blast-radius", r_blast, NEED_READ, p_blast, L_BLAST, 0},
+	{"/api/v1/owners", r_owners, NEED_READ, p_id, L_OWNERS, 0},
+	{"/api/v1/owned-by", r_owned_by, NEED_READ, p_owned, L_OWNED_BY, 0},
+	{"/api/v1/cost", r_cost, NEED_READ, p_cost, L_COST, 0},
+	{"/api/v1/path", r_path, NEED_READ, p_path, L_PATH, 0},
+	{"/api/v1/neighbours", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, 0},
+	{"/api/v1/neighbors", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, 0},
+	{"/api/v1/whoami", NULL, NEED_READ, p_none, L_WHOAMI, 0}, /* on the loop thread */
+	{"/api/v1/admin/reopen", r_reopen, NEED_ADMIN, p_none, L_REOPEN, F_POST | F_NOSTORE},
 };
+
+/* The route for a path; for a prefix route *ret_rest is the rest of the path. */
+static const struct route *find_route(const char *path, const char **ret_rest)
+{
+	*ret_rest = NULL;
+	for (size_t i = 0; i < ST_ARRAY_LEN(routes); i++) {
+		const struct route *rt = &routes[i];
+		if (rt->flags & F_PREFIX) {
+			size_t n = strlen(rt->path);
+			if (!strncmp(path, rt->path, n)) {
+				*ret_rest = path + n;
+				return rt;
+			}
+		} else if (!strcmp(path, rt->path)) {
+			return rt;
+		}
+	}
+	return NULL;
+}
 
 /* ------------------------------------------------------------ answers */
 
@@ -712,6 +1091,13 @@ static void reply_problem(struct server *srv, st_http_request *req, const struct
 	counted(srv, t, status, st_http_respond_problem(req, status, detail));
 }
 
+/* The HTTP core answered a protocol error itself (http.h on_core_response). */
+static void on_core_response(int status, void *ctx)
+{
+	struct server *srv = ctx;
+	st_metrics_count(srv->metrics, L_PROTOCOL, status);
+}
+
 /* --------------------------------------------------------- thread pool */
 
 static void job_free(struct job *j)
@@ -721,31 +1107,68 @@ static void job_free(struct job *j)
 	if (j->g)
 		yajl_gen_free(j->g);
 	free(j->query);
+	free(j->path_id);
 	free(j);
+}
+
+/* F_PREFIX: the percent-decoded rest of the path is the `id` parameter. */
+static bool path_id(struct job *j)
+{
+	if (!j->path_id)
+		return true;
+	if (!pct_decode(j->path_id, false)) {
+		problem(j, 400, "bad percent-encoding in the path");
+		return false;
+	}
+	if (!j->path_id[0]) {
+		problem(j, 400, "the node id is missing: %s{id}", j->route->path);
+		return false;
+	}
+	if (j->n_params == MAX_PARAMS) {
+		problem(j, 400, "too many parameters");
+		return false;
+	}
+	j->params[j->n_params++] = (struct param){"id", j->path_id};
+	return true;
 }
 
 static void work_cb(uv_work_t *w)
 {
 	struct job *j = w->data;
-	if (!parse_params(j))
+	struct server *srv = j->srv;
+	if (!parse_params(j) || !path_id(j))
 		return;
-	st_snap *s;
-	st_diag d = {{0}};
-	int r = st_snap_begin(j->srv->st, &s, &d);
-	if (r && j->route->prometheus) {
-		j->status = 200; /* the HTTP metrics without the store gauges */
-		return;
-	}
-	if (r) {
-		problem(j, 503, "store: %s", d.msg);
-		return;
-	}
 	j->g = yajl_gen_alloc(NULL);
-	if (!j->g)
+	if (!j->g) {
 		problem(j, 503, "out of memory");
-	else
-		j->route->fn(j, s);
+		return;
+	}
+	if (j->route->flags & F_NOSTORE) {
+		j->route->fn(j, NULL);
+		return;
+	}
+	char why[sizeof(srv->store_err)];
+	st_store *st = store_acquire(srv, why, sizeof(why));
+	st_snap *s = NULL;
+	st_diag d = {{0}};
+	if (st && st_snap_begin(st, &s, &d) != 0) {
+		snprintf(why, sizeof(why), "the store %s: %s", srv->db, d.msg);
+		store_release(srv);
+		st = NULL;
+	}
+	if (!st) {
+		if (j->route->flags & F_PROMETHEUS) {
+			j->status = 200; /* the HTTP metrics without the store gauges */
+			return;
+		}
+		problem(j, 503, "%s", why);
+		j->retry_after = true;
+		j->unavailable = j->route->flags & F_HEALTH;
+		return;
+	}
+	j->route->fn(j, s);
 	st_snap_end(s);
+	store_release(srv);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
@@ -753,7 +1176,9 @@ static void after_work_cb(uv_work_t *w, int status)
 	struct job *j = w->data;
 	struct server *srv = j->srv;
 	(void)status;
-	if (j->status == 200 && j->route->prometheus) {
+	if (j->retry_after)
+		st_http_add_header(j->req, "Retry-After", RETRY_AFTER);
+	if (j->status == 200 && (j->route->flags & F_PROMETHEUS)) {
 		char *text;
 		size_t len;
 		j->gauges.connections = st_http_connections(srv->http);
@@ -768,8 +1193,21 @@ static void after_work_cb(uv_work_t *w, int status)
 		size_t len;
 		yajl_gen_get_buf(j->g, &buf, &len);
 		reply(srv, j->req, &j->t, 200, "application/json", buf, len);
+	} else if (j->unavailable && j->g) {
+		/* /healthz: {"status":"unavailable","detail":…} */
+		const unsigned char *buf;
+		size_t len;
+		yajl_gen_clear(j->g);
+		yajl_gen_map_open(j->g);
+		gkey(j->g, "status");
+		gkey(j->g, "unavailable");
+		gkey(j->g, "detail");
+		gkey(j->g, j->detail);
+		yajl_gen_map_close(j->g);
+		yajl_gen_get_buf(j->g, &buf, &len);
+		reply(srv, j->req, &j->t, 503, "application/json", buf, len);
 	} else {
-		if (j->status >= 500)
+		if (j->status >= 500 && !j->retry_after)
 			fprintf(stderr, "stacktwin serve: %d on %s: %s\n", j->status,
 				j->route->path, j->detail);
 		reply_problem(srv, j->req, &j->t, j->status ? j->status : 500,
@@ -949,25 +1387,53 @@ static void queue_file(struct server *srv, st_http_request *req, const struct ta
 
 /* ---------------------------------------------------------------- auth */
 
-/* Compare in time that depends on the expected token's length only. */
-static bool token_equal(const char *given, size_t glen, const char *tok, size_t tlen)
+/* Who made a request: a token index, or -1 for anonymous. */
+#define ANONYMOUS (-1)
+
+static const char *role_name(st_role r)
 {
-	volatile unsigned char diff = glen != tlen;
-	for (size_t i = 0; i < tlen; i++) {
-		unsigned char c = i < glen ? (unsigned char)given[i] : 0;
-		diff |= (unsigned char)(c ^ (unsigned char)tok[i]);
-	}
-	return diff == 0;
+	return r == ST_ROLE_ADMIN ? "admin" : "read";
 }
 
-/* 0 if the request may proceed, else the status already answered. */
-static int check_auth(struct server *srv, st_http_request *req, const struct tally *t)
+/* The token a presented bearer value hashes to, or -2 if none.  Every
+ * configured hash is compared, whatever matched before, with CRYPTO_memcmp,
+ * so the time taken does not depend on which token (or which prefix of one)
+ * matched. */
+static int token_lookup(const struct server *srv, const char *given, size_t n)
 {
+	uint8_t h[32];
+	if (n > MAX_TOKEN || !sha256(given, n, h))
+		return -2;
+	int found = -2;
+	for (size_t i = 0; i < srv->n_tokens; i++) {
+		int eq = CRYPTO_memcmp(h, srv->tokens[i].sha256, sizeof(h)) == 0;
+		found = eq ? (int)i : found;
+	}
+	OPENSSL_cleanse(h, sizeof(h));
+	return found;
+}
+
+/* 0 with *ret_who set if the request may use a route that needs `need`,
+ * else the status already answered: 401 without a token (anonymous read
+ * never reaches an admin route), 403 for an unknown token or a read token on
+ * an admin route. */
+static int authorize(struct server *srv, st_http_request *req, const struct tally *t,
+		     enum need need, int *ret_who)
+{
+	*ret_who = ANONYMOUS;
+	if (need == NEED_NONE)
+		return 0;
 	const char *h = st_http_header(req, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+	bool bearer = h && strncasecmp(h, "Bearer ", 7) == 0;
+	if (!bearer || !srv->n_tokens) {
+		if (srv->anon && need == NEED_READ)
+			return 0;
 		st_http_add_header(req, "WWW-Authenticate", "Bearer");
 		reply_problem(srv, req, t, 401,
-			      "this server needs 'Authorization: Bearer <token>'");
+			      need == NEED_ADMIN ?
+				      "this route needs 'Authorization: Bearer <token>' with a "
+				      "token of the admin role" :
+				      "this server needs 'Authorization: Bearer <token>'");
 		return 401;
 	}
 	h += 7;
@@ -976,11 +1442,45 @@ static int check_auth(struct server *srv, st_http_request *req, const struct tal
 	size_t n = strlen(h);
 	while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
 		n--;
-	if (!token_equal(h, n, srv->token, srv->token_len)) {
+	int who = token_lookup(srv, h, n);
+	if (who < 0) {
 		reply_problem(srv, req, t, 403, "the bearer token is not valid");
 		return 403;
 	}
+	if (need == NEED_ADMIN && srv->tokens[who].role != ST_ROLE_ADMIN) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "this route needs the admin role; token '%.100s' has the read role",
+			 srv->tokens[who].name);
+		reply_problem(srv, req, t, 403, msg);
+		return 403;
+	}
+	*ret_who = who;
 	return 0;
+}
+
+/* GET /api/v1/whoami, on the loop thread: the caller's token name and role. */
+static void answer_whoami(struct server *srv, st_http_request *req, const struct tally *t, int who)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g) {
+		reply_problem(srv, req, t, 503, "out of memory");
+		return;
+	}
+	yajl_gen_map_open(g);
+	gkey(g, "token");
+	if (who == ANONYMOUS)
+		yajl_gen_null(g);
+	else
+		gkey(g, srv->tokens[who].name);
+	gkey(g, "role");
+	gkey(g, who == ANONYMOUS ? "anonymous" : role_name(srv->tokens[who].role));
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	reply(srv, req, t, 200, "application/json", buf, len);
+	yajl_gen_free(g);
 }
 
 static const char index_json[] = "{\"api\":\"/api/v1\",\"health\":\"/healthz\","
@@ -992,10 +1492,8 @@ static void handle(st_http_request *req, void *ctx)
 	struct tally t = {L_UNKNOWN, uv_hrtime()};
 	st_metrics_request_begin(srv->metrics);
 	const char *path = st_http_path(req);
-	const struct route *rt = NULL;
-	for (size_t i = 0; i < ST_ARRAY_LEN(routes); i++)
-		if (!strcmp(path, routes[i].path))
-			rt = &routes[i];
+	const char *rest;
+	const struct route *rt = find_route(path, &rest);
 	if (rt)
 		t.label = rt->label;
 	else if (srv->web_root && strncmp(path, "/api/", 5) != 0)
@@ -1007,7 +1505,13 @@ static void handle(st_http_request *req, void *ctx)
 		return;
 	}
 	const char *method = st_http_method(req);
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	if (rt && (rt->flags & F_POST)) {
+		if (strcmp(method, "POST") != 0) {
+			st_http_add_header(req, "Allow", "POST");
+			reply_problem(srv, req, &t, 405, "only POST is supported on this route");
+			return;
+		}
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		st_http_add_header(req, "Allow", "GET, HEAD");
 		reply_problem(srv, req, &t, 405, "only GET and HEAD are supported");
 		return;
@@ -1020,13 +1524,22 @@ static void handle(st_http_request *req, void *ctx)
 		queue_file(srv, req, &t);
 		return;
 	}
-	if (rt->auth && srv->token && check_auth(srv, req, &t))
+	int who;
+	if (authorize(srv, req, &t, rt->need, &who))
 		return;
+	if (t.label == L_WHOAMI) {
+		if (st_http_query(req)[0])
+			reply_problem(srv, req, &t, 400, "/api/v1/whoami takes no parameters");
+		else
+			answer_whoami(srv, req, &t, who);
+		return;
+	}
 	struct job *j = calloc(1, sizeof(*j));
-	const char *q = st_http_query(req);
-	if (j)
-		j->query = strdup(q);
-	if (!j || !j->query) {
+	if (j) {
+		j->query = strdup(st_http_query(req));
+		j->path_id = rest ? strdup(rest) : NULL;
+	}
+	if (!j || !j->query || (rest && !j->path_id)) {
 		job_free(j);
 		reply_problem(srv, req, &t, 503, "out of memory");
 		return;
@@ -1065,63 +1578,123 @@ static void on_signal(uv_signal_t *h, int signum)
 	st_http_shutdown(srv->http, on_http_closed, srv);
 }
 
-/* The first line of a file, without its line end; NULL with a message. */
-static char *read_token(const char *path, size_t *ret_len)
+/* Hash the token in the first line of a file (line end stripped) into out.
+ * The plaintext only ever sits in a local buffer (no stdio buffering) that is
+ * wiped before returning.  False with a message that names the file and the
+ * token, never the content. */
+static bool hash_token_file(const char *name, const char *path, uint8_t out[32])
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "stacktwin serve: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	char *buf = calloc(1, MAX_TOKEN + 2);
+	char buf[MAX_TOKEN + 2];
 	size_t n = 0;
-	if (buf && fgets(buf, MAX_TOKEN + 2, f))
-		n = strlen(buf);
-	fclose(f);
-	if (!buf)
-		return NULL;
-	bool whole = n && (buf[n - 1] == '\n' || n <= MAX_TOKEN);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = 0;
-	if (!whole || n > MAX_TOKEN) {
-		fprintf(stderr, "stacktwin serve: %s: the token is longer than %d bytes\n", path,
-			MAX_TOKEN);
-		free(buf);
-		return NULL;
+	bool ok = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "stacktwin serve: token '%s': cannot read %s: %s\n", name, path,
+			strerror(errno));
+		return false;
 	}
-	if (!n) {
-		fprintf(stderr, "stacktwin serve: %s: the first line (the token) is empty\n", path);
-		free(buf);
-		return NULL;
+	while (n < sizeof(buf) && !memchr(buf, '\n', n)) {
+		ssize_t k = read(fd, buf + n, sizeof(buf) - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			fprintf(stderr, "stacktwin serve: token '%s': cannot read %s: %s\n", name,
+				path, strerror(errno));
+			goto out;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
 	}
-	*ret_len = n;
-	return buf;
+	char *nl = memchr(buf, '\n', n);
+	size_t len = nl ? (size_t)(nl - buf) : n;
+	if (len && buf[len - 1] == '\r')
+		len--;
+	if (!nl && n == sizeof(buf)) {
+		fprintf(stderr,
+			"stacktwin serve: token '%s': %s: the token is longer than %d bytes\n",
+			name, path, MAX_TOKEN);
+	} else if (!len) {
+		fprintf(stderr,
+			"stacktwin serve: token '%s': %s: the first line (the token) is empty\n",
+			name, path);
+	} else if (len > MAX_TOKEN) {
+		fprintf(stderr,
+			"stacktwin serve: token '%s': %s: the token is longer than %d bytes\n",
+			name, path, MAX_TOKEN);
+	} else if (!sha256(buf, len, out)) {
+		fprintf(stderr, "stacktwin serve: token '%s': SHA-256 failed\n", name);
+	} else {
+		ok = true;
+	}
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return ok;
 }
 
-/* "HOST:PORT" or "[V6]:PORT" into host (cap bytes) and port. */
-static bool parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
+/* Resolve the tokens of the config and --token-file into name, role and
+ * SHA-256.  False with a message naming the variable or file. */
+static bool load_tokens(struct server *srv, const st_config *cfg, const char *token_file)
 {
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
+	size_t n = (cfg ? cfg->n_tokens : 0) + (token_file ? 1 : 0);
+	if (!n)
+		return true;
+	srv->tokens = calloc(n, sizeof(*srv->tokens));
+	if (!srv->tokens)
 		return false;
-	const char *h = s;
-	size_t hl = (size_t)(colon - s);
-	if (h[0] == '[') {
-		if (hl < 3 || h[hl - 1] != ']')
+	for (size_t i = 0; cfg && i < cfg->n_tokens; i++) {
+		const st_token_cfg *tc = &cfg->tokens[i];
+		struct token *t = &srv->tokens[srv->n_tokens];
+		if (!(t->name = strdup(tc->name ? tc->name : "?")))
 			return false;
-		h++;
-		hl -= 2;
+		srv->n_tokens++;
+		t->role = tc->role == ST_ROLE_ADMIN ? ST_ROLE_ADMIN : ST_ROLE_READ;
+		if (tc->has_sha256) {
+			memcpy(t->sha256, tc->sha256, sizeof(t->sha256));
+		} else if (tc->env) {
+			const char *v = getenv(tc->env);
+			size_t len = v ? strlen(v) : 0;
+			const char *why = !v		  ? "is not set" :
+					  !len		  ? "is empty" :
+					  len > MAX_TOKEN ? "holds a token longer than 4096 bytes" :
+					  !sha256(v, len, t->sha256) ? "could not be hashed" :
+								       NULL;
+			if (why) {
+				fprintf(stderr,
+					"stacktwin serve: %s:%u: token '%s': environment variable "
+					"%s %s\n",
+					cfg->path, tc->line, t->name, tc->env, why);
+				return false;
+			}
+		} else if (tc->file) {
+			if (!hash_token_file(t->name, tc->file, t->sha256))
+				return false;
+		} else {
+			fprintf(stderr,
+				"stacktwin serve: %s:%u: token '%s' has no env, file or sha256\n",
+				cfg->path, tc->line, t->name);
+			return false;
+		}
 	}
-	if (hl >= cap)
-		return false;
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	char *end;
-	errno = 0;
-	long p = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
-		return false;
-	*port = (uint16_t)p;
+	if (token_file) {
+		struct token *t = &srv->tokens[srv->n_tokens];
+		if (!(t->name = strdup("token-file")))
+			return false;
+		srv->n_tokens++;
+		t->role = ST_ROLE_ADMIN;
+		if (!hash_token_file(t->name, token_file, t->sha256))
+			return false;
+	}
+	/* the same token twice would make its role ambiguous */
+	for (size_t i = 0; i < srv->n_tokens; i++)
+		for (size_t k = i + 1; k < srv->n_tokens; k++)
+			if (!CRYPTO_memcmp(srv->tokens[i].sha256, srv->tokens[k].sha256, 32)) {
+				fprintf(stderr,
+					"stacktwin serve: tokens '%s' and '%s' are the same token\n",
+					srv->tokens[i].name, srv->tokens[k].name);
+				return false;
+			}
 	return true;
 }
 
@@ -1131,11 +1704,12 @@ static int serve_usage_error(const char *msg)
 	return EXIT_ERROR;
 }
 
-enum { O_DB = 1000, O_SCHEMA, O_LISTEN, O_TOKEN, O_ANON, O_WEB };
+enum { O_DB = 1000, O_SCHEMA, O_LISTEN, O_TOKEN, O_ANON, O_WEB, O_CONFIG };
 
 int st_cli_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"config", required_argument, NULL, O_CONFIG},
 		{"db", required_argument, NULL, O_DB},
 		{"schema", required_argument, NULL, O_SCHEMA},
 		{"listen", required_argument, NULL, O_LISTEN},
@@ -1145,13 +1719,14 @@ int st_cli_serve(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *db = NULL, *schema_path = NULL, *listen = "127.0.0.1:8080", *token_file = NULL;
-	const char *web = NULL;
+	const char *db = NULL, *schema_path = NULL, *listen = NULL, *token_file = NULL;
+	const char *web = NULL, *config_path = NULL;
 	bool anon = false;
 	int o;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
+		case O_CONFIG: config_path = optarg; break;
 		case O_DB: db = optarg; break;
 		case O_SCHEMA: schema_path = optarg; break;
 		case O_LISTEN: listen = optarg; break;
@@ -1164,25 +1739,49 @@ int st_cli_serve(int argc, char **argv)
 	}
 	if (optind < argc)
 		return serve_usage_error("unexpected argument");
-	if (!db)
-		return serve_usage_error("--db DIR is required");
-	if (!token_file && !anon)
-		return serve_usage_error(
-			"refusing to serve without authentication: give --token-file FILE, "
-			"or --allow-anonymous-read to let anyone who can connect read the API");
-	char host[256];
-	uint16_t port;
-	if (!parse_listen(listen, host, sizeof(host), &port))
-		return serve_usage_error(
-			"--listen takes HOST:PORT (an IP address and a port 0..65535)");
 
-	struct server *srv = calloc(1, sizeof(*srv));
-	if (!srv)
-		return EXIT_ERROR;
-	int rc = EXIT_ERROR;
-	bool loop_ok = false, lock_ok = false;
 	st_diag d = {{0}};
-	if (token_file && !(srv->token = read_token(token_file, &srv->token_len)))
+	st_config *cfg = NULL;
+	if (config_path && st_config_load(config_path, &cfg, &d) != 0) {
+		fprintf(stderr, "stacktwin serve: %s\n", d.msg[0] ? d.msg : config_path);
+		return EXIT_ERROR;
+	}
+	/* the command line overrides the config */
+	if (cfg) {
+		db = db ? db : cfg->store;
+		listen = listen ? listen : cfg->listen;
+		web = web ? web : cfg->web;
+		anon = anon || cfg->allow_anonymous_read;
+	}
+	listen = listen ? listen : "127.0.0.1:8080";
+	int rc = EXIT_ERROR;
+	struct server *srv = NULL;
+	char host[ST_LISTEN_HOST_MAX];
+	uint16_t port;
+	if (!db) {
+		rc = serve_usage_error("--db DIR is required (or `store:` in the --config file)");
+		goto out_cfg;
+	}
+	if (!token_file && !anon && !(cfg && cfg->n_tokens)) {
+		rc = serve_usage_error(
+			"refusing to serve without authentication: give --token-file FILE or "
+			"server.tokens in --config, or --allow-anonymous-read to let anyone who "
+			"can connect read the API");
+		goto out_cfg;
+	}
+	if (st_listen_parse(listen, host, &port) != 0) {
+		rc = serve_usage_error("--listen takes HOST:PORT (an IPv4 address, [IPv6 address] "
+				       "or localhost, and a port 0..65535)");
+		goto out_cfg;
+	}
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		goto out_cfg;
+	bool loop_ok = false, lock_ok = false, rwlock_ok = false;
+	srv->anon = anon;
+	srv->max_rows = cfg && cfg->limits.max_rows ? cfg->limits.max_rows : DEFAULT_MAX_ROWS;
+	if (!(srv->db = strdup(db)) || !load_tokens(srv, cfg, token_file))
 		goto out;
 	if (web) {
 		struct stat sb;
@@ -1194,22 +1793,42 @@ int st_cli_serve(int argc, char **argv)
 		}
 		srv->web_root_len = strlen(srv->web_root);
 	}
-	if (st_metrics_new(label_names, N_LABELS, &srv->metrics) != 0)
+	if (st_metrics_new(label_names, N_LABELS, &srv->metrics) != 0 ||
+	    st_metrics_untimed(srv->metrics, L_PROTOCOL) != 0)
 		goto out;
 	int r = schema_path ? st_schema_load_file(schema_path, &srv->schema, &d) :
 			      st_schema_load_default(&srv->schema, &d);
-	if (r || st_store_open(db, srv->schema, ST_OPEN_READONLY, &srv->st, &d)) {
+	if (r) {
 		fprintf(stderr, "stacktwin serve: %s\n", d.msg);
 		goto out;
 	}
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* a reopen must not wait behind an endless stream of readers */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rwlock_ok = pthread_rwlock_init(&srv->store_lock, &ra) == 0;
+	pthread_rwlockattr_destroy(&ra);
+	if (!rwlock_ok)
+		goto out;
+	/* A store that cannot be opened yet (before the first sync) is not
+	 * fatal: the API answers 503 until a request finds it openable. */
+	store_open_locked(srv);
 	if (pthread_mutex_init(&srv->lock, NULL) != 0)
 		goto out;
 	lock_ok = true;
 	if (uv_loop_init(&srv->loop) != 0)
 		goto out;
 	loop_ok = true;
-	st_http_config cfg = {.host = host, .port = port};
-	if ((r = st_http_server_new(&cfg, handle, srv, &srv->http)) != 0) {
+	st_http_config hc = {.host = host, .port = port, .on_core_response = on_core_response};
+	if (cfg) {
+		hc.max_connections = cfg->limits.max_connections;
+		hc.max_header_bytes = cfg->limits.max_header_bytes;
+		hc.max_headers = cfg->limits.max_headers;
+		hc.max_body_bytes = cfg->limits.max_body_bytes;
+		hc.header_timeout_ms = cfg->limits.header_timeout_ms;
+		hc.idle_timeout_ms = cfg->limits.idle_timeout_ms;
+	}
+	if ((r = st_http_server_new(&hc, handle, srv, &srv->http)) != 0) {
 		fprintf(stderr, "stacktwin serve: %s\n", st_strerror(r));
 		goto out;
 	}
@@ -1228,8 +1847,12 @@ int st_cli_serve(int argc, char **argv)
 	bool v6 = strchr(host, ':') != NULL;
 	printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "", bound);
 	fflush(stdout);
-	fprintf(stderr, "stacktwin serve: store %s, %s\n", db,
-		srv->token ? "bearer token required" : "anonymous read allowed");
+	fprintf(stderr, "stacktwin serve: store %s (%s), %zu bearer token(s)", srv->db,
+		srv->st ? "open" : "unavailable", srv->n_tokens);
+	for (size_t i = 0; i < srv->n_tokens; i++)
+		fprintf(stderr, "%s%s (%s)", i ? ", " : ": ", srv->tokens[i].name,
+			role_name(srv->tokens[i].role));
+	fprintf(stderr, "; anonymous read %s\n", srv->anon ? "allowed" : "not allowed");
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
@@ -1244,18 +1867,24 @@ out:
 	}
 	if (lock_ok)
 		pthread_mutex_destroy(&srv->lock);
+	if (rwlock_ok)
+		pthread_rwlock_destroy(&srv->store_lock);
 	if (srv->dg)
 		dg_unref_locked(srv->dg);
 	for (size_t i = 0; i < srv->n_pool; i++)
 		free(srv->pool[i].bits);
 	st_store_close(srv->st);
 	st_schema_free(srv->schema);
-	if (srv->token) {
-		memset(srv->token, 0, srv->token_len);
-		free(srv->token);
-	}
+	for (size_t i = 0; i < srv->n_tokens; i++)
+		free(srv->tokens[i].name);
+	if (srv->tokens)
+		OPENSSL_cleanse(srv->tokens, srv->n_tokens * sizeof(*srv->tokens));
+	free(srv->tokens);
 	st_metrics_free(srv->metrics);
 	free(srv->web_root);
+	free(srv->db);
 	free(srv);
+out_cfg:
+	st_config_free(cfg);
 	return rc;
 }

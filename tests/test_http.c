@@ -53,6 +53,8 @@ typedef struct srv {
 	atomic_ullong served_at_shutdown;
 	atomic_int deferred_done;
 	atomic_int deferred_done_at_shutdown;
+	atomic_int core_by_status[600]; /* on_core_response calls per status */
+	atomic_int core_calls;
 } srv;
 
 /* ---- server side (loop thread) ------------------------------------------ */
@@ -135,6 +137,15 @@ static void handler(st_http_request *req, void *ctx)
 	}
 }
 
+static void on_core(int status, void *ctx)
+{
+	srv *f = ctx;
+	LCHECK(status >= 400 && status < 600);
+	if (status >= 0 && status < 600)
+		atomic_fetch_add(&f->core_by_status[status], 1);
+	atomic_fetch_add(&f->core_calls, 1);
+}
+
 static void on_shutdown(st_http_server *s, void *ctx)
 {
 	srv *f = ctx;
@@ -174,6 +185,7 @@ static int setup(void **state)
 		.max_body_bytes = MAX_BODY,
 		.idle_timeout_ms = IDLE_MS,
 		.header_timeout_ms = HEADER_MS,
+		.on_core_response = on_core,
 	};
 	assert_int_equal(st_http_server_new(&cfg, handler, f, &f->s), 0);
 	assert_int_equal(st_http_listen(f->s, &f->loop, &f->port), 0);
@@ -913,6 +925,52 @@ static void shutdown_with_orphaned_request(void **state)
 	assert_int_equal(atomic_load(&f->served_at_shutdown), 0);
 }
 
+static void core_responses_reported(void **state)
+{
+	/* on_core_response sees every response the core makes itself, with its
+	 * status, and none of the handler's */
+	srv *f = *state;
+	resp r;
+	get_once(f, "GET /a HTTP/1.1\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	get_once(f, "GET /problem HTTP/1.1\r\n\r\n", &r);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(atomic_load(&f->core_calls), 0);
+
+	char req[4096];
+	size_t n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 17; i++)
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "X-H%d: v\r\n", i);
+	snprintf(req + n, sizeof(req) - n, "\r\n");
+	get_once(f, req, &r);
+	assert_problem(&r, 431);
+	assert_int_equal(atomic_load(&f->core_by_status[431]), 1);
+
+	get_once(f, "NOT A REQUEST\r\n\r\n", &r);
+	assert_problem(&r, 400);
+	assert_int_equal(atomic_load(&f->core_by_status[400]), 1);
+
+	get_once(f, "GET /noanswer HTTP/1.1\r\n\r\n", &r);
+	assert_problem(&r, 500);
+	assert_int_equal(atomic_load(&f->core_by_status[500]), 1);
+
+	cli *cs[MAX_CONNS];
+	for (int i = 0; i < MAX_CONNS; i++) {
+		cs[i] = cli_open(f);
+		cli_send(cs[i], "GET /a HTTP/1.1\r\n\r\n");
+		assert_int_equal(cli_read(cs[i], &r, false), 0);
+		assert_int_equal(r.status, 200);
+	}
+	cli *extra = cli_open(f);
+	assert_int_equal(cli_read(extra, &r, false), 0);
+	assert_problem(&r, 503);
+	cli_close(extra);
+	for (int i = 0; i < MAX_CONNS; i++)
+		cli_close(cs[i]);
+	assert_int_equal(atomic_load(&f->core_by_status[503]), 1);
+	assert_int_equal(atomic_load(&f->core_calls), 4);
+}
+
 static void api_errors(void **state)
 {
 	(void)state;
@@ -960,6 +1018,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(garbage_never_crashes, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_waits_for_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_with_orphaned_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(core_responses_reported, setup, teardown),
 		cmocka_unit_test(api_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

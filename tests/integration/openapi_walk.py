@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""openapi_walk.py SPEC PORT TOKEN — walk docs/openapi.yaml against a running
-`stacktwin serve` (started by openapi_walk.sh) and check that the spec and the
-server agree.  Python 3 standard library only.
+"""openapi_walk.py SPEC PORT READ_TOKEN ADMIN_TOKEN — walk docs/openapi.yaml
+against a running `stacktwin serve` (started by openapi_walk.sh with one token
+of each role) and check that the spec and the server agree.  Python 3
+standard library only.
 
 The YAML subset
 ---------------
@@ -24,24 +25,33 @@ means the same to any YAML 1.2 parser:
 
 The reader rejects anything else with the line number.
 
-What the walk checks, for every path in the spec (one GET operation each)
+What the walk checks, for every path in the spec (one GET or POST operation
+each; a POST operation is an admin route, marked `x-role: admin`)
 ----------------------------------------------------------------------------
-  1. with the token and every parameter that has an `example:`, the answer is
-     200 with the media type of the 200 response (application/json, or
-     text/plain for /metrics) and the body (parsed JSON, or the text as a
-     string) validates against its schema; the same with only the required
-     parameters;
+  1. with the token (the read token for GET, the admin token for POST) and
+     every parameter that has an `example:` (path parameters are put into the
+     path, `{id}` with its `/` left raw), the answer is 200 with the media type
+     of the 200 response (application/json, or text/plain for /metrics) and
+     the body (parsed JSON, or the text as a string) validates against its
+     schema; the same with only the required parameters.  The `cursor`
+     parameter is never sent from its example: the examples must give more
+     than one page, and the walk follows the answer's `next_cursor` once and
+     checks that page too;
   2. without a token: 401 problem+json with `WWW-Authenticate: Bearer`
      (except operations with `security: []`, i.e. /healthz, which answer 200);
-  3. for each required parameter, leaving it out is 400 problem+json and the
-     problem validates against components/schemas/Problem;
-  4. POST is 405 with an Allow header;
-  5. the spec is complete: paths under /api/v1/ that are not in it are 404,
+     a wrong token is 403, and so is the read token on an admin route;
+  3. for each required query parameter, leaving it out is 400 problem+json
+     and the problem validates against components/schemas/Problem;
+  4. the other method (POST on a GET route, GET on a POST route) is 405 with
+     an Allow header naming the route's method;
+  5. every operation documents 503 (store unavailable), and those with a
+     cursor also 410 (stale cursor);
+  6. the spec is complete: paths under /api/v1/ that are not in it are 404,
      and none of its paths is 404.
 The JSON Schema validator knows the keywords the spec uses: $ref (local),
 type (a name or a list of names, the list is how null is allowed), required,
 properties, additionalProperties (a schema), items, enum, minimum, maximum,
-minLength, format (date, date-time).
+minLength, pattern, format (date, date-time).
 """
 import http.client
 import json
@@ -213,7 +223,7 @@ def _is_type(v, t):
 
 
 KNOWN = {'$ref', 'type', 'required', 'properties', 'additionalProperties', 'items', 'enum',
-         'minimum', 'maximum', 'minLength', 'format', 'description', 'default'}
+         'minimum', 'maximum', 'minLength', 'format', 'description', 'default', 'pattern'}
 DATE = re.compile(r'\d{4}-\d{2}-\d{2}$')
 DATETIME = re.compile(r'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$')
 
@@ -240,6 +250,8 @@ def validate(spec, schema, v, where='$'):
     if isinstance(v, str):
         if 'minLength' in schema and len(v) < schema['minLength']:
             errs.append('%s: shorter than %d' % (where, schema['minLength']))
+        if 'pattern' in schema and not re.search(schema['pattern'], v):
+            errs.append('%s: %r does not match %r' % (where, v, schema['pattern']))
         fmt = schema.get('format')
         if fmt == 'date' and not DATE.match(v):
             errs.append('%s: %r is not a date' % (where, v))
@@ -266,12 +278,14 @@ def validate(spec, schema, v, where='$'):
 
 
 def main():
-    spec_path, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    spec_path, port, token, admin_token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     with open(spec_path, encoding='utf-8') as f:
         spec = parse_yaml(f.read())
-    auth = {'Authorization': 'Bearer ' + token}
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
     failed = [0]
+
+    def bearer(t):
+        return {'Authorization': 'Bearer ' + t}
 
     def req(path, headers=None, method='GET'):
         conn.request(method, path, headers=headers or {})
@@ -286,7 +300,9 @@ def main():
             print('FAIL: ' + name + (': ' + str(extra)[:400] if extra else ''))
             failed[0] += 1
 
-    def url(path, params):
+    def url(path, params, path_params):
+        for k, v in path_params.items():
+            path = path.replace('{%s}' % k, urllib.parse.quote(str(v), safe=':/'))
         return path + ('?' + urllib.parse.urlencode(params) if params else '')
 
     problem_schema = {'$ref': '#/components/schemas/Problem'}
@@ -310,21 +326,31 @@ def main():
           schemes['bearerAuth'].get('scheme') == 'bearer')
     paths = spec['paths']
     check('spec has paths', len(paths) >= 10, list(paths))
+    concrete = {}
     for path, item in paths.items():
-        check('%s: GET is its only operation' % path, set(item) == {'get'}, sorted(item))
-        op = item['get']
+        check('%s: one operation, GET or POST' % path, len(item) == 1 and set(item) <= {'get', 'post'}, sorted(item))
+        method = 'POST' if 'post' in item else 'GET'
+        op = item[method.lower()]
+        admin = method == 'POST'
+        check('%s: POST operations and only they are admin routes (x-role: admin)' % path,
+              (op.get('x-role') == 'admin') == admin, op.get('x-role'))
+        auth = bearer(admin_token if admin else token)
         params = [resolve(spec, p) for p in op.get('parameters', [])]
         public = op.get('security', spec.get('security')) == []
         responses = op['responses']
-        check('%s: parameters are query parameters with a schema and an example' % path,
-              all(p.get('in') == 'query' and 'schema' in p and 'example' in p for p in params))
-        need = {'200', '400', '405'} | (set() if public else {'401', '403'}) | \
+        check('%s: parameters are query or path parameters with a schema and an example' % path,
+              all(p.get('in') in ('query', 'path') and 'schema' in p and 'example' in p for p in params))
+        check('%s: path parameters are required and in the path' % path,
+              all(p.get('required') is True and '{%s}' % p['name'] in path for p in params if p['in'] == 'path'))
+        has_cursor = any(p['name'] == 'cursor' for p in params)
+        need = {'200', '400', '405', '503'} | (set() if public else {'401', '403'}) | \
+            ({'410'} if has_cursor else set()) | \
             ({'404'} if any(p['required'] and p['name'] in ('id', 'from', 'to') and
                             resolve(spec, p['schema']).get('format') != 'date' for p in params) else set())
         check('%s: responses %s documented' % (path, sorted(need)), need <= set(responses), sorted(responses))
         for code, resp in responses.items():
             resp = resolve(spec, resp)
-            if code != '200':
+            if code != '200' and not (public and code == '503'):
                 check('%s %s: application/problem+json Problem' % (path, code),
                       resp['content']['application/problem+json']['schema'] == problem_schema)
         content = resolve(spec, responses['200'])['content']
@@ -332,13 +358,18 @@ def main():
         media, = content
         ok_schema = content[media]['schema']
 
+        qparams = [p for p in params if p['in'] == 'query']
+        pparams = {p['name']: p['example'] for p in params if p['in'] == 'path'}
+        concrete[path] = url(path, {}, pparams)
+
         def ok_call(name, qs):
             # The Content-Type's media type must be the spec's (parameters
             # such as charset may be added); JSON is parsed, text is a string.
-            r, b = req(url(path, qs), auth)
+            r, b = req(url(path, qs, pparams), auth, method)
             ctype = (r.getheader('Content-Type') or '').split(';')[0].strip()
             good = r.status == 200 and ctype == media.split(';')[0].strip()
             errs = []
+            doc = None
             if good:
                 try:
                     doc = json.loads(b) if ctype == 'application/json' else b.decode('utf-8')
@@ -347,39 +378,52 @@ def main():
                     errs = [str(e)]
             check('%s %s: 200 and the body matches the schema' % (path, name),
                   good and not errs, (r.status, errs or b))
+            return doc
 
-        examples = {p['name']: p['example'] for p in params}
-        required = [p['name'] for p in params if p.get('required')]
-        ok_call('with every example parameter', examples)
+        examples = {p['name']: p['example'] for p in qparams if p['name'] != 'cursor'}
+        required = [p['name'] for p in qparams if p.get('required')]
+        doc = ok_call('with every example parameter', examples)
+        if has_cursor:
+            nxt = doc.get('next_cursor') if isinstance(doc, dict) else None
+            check('%s: the examples give more than one page (next_cursor)' % path, isinstance(nxt, str), doc)
+            if isinstance(nxt, str):
+                ok_call('following next_cursor', dict(examples, cursor=nxt))
         ok_call('with the required parameters only', {k: examples[k] for k in required})
 
-        r, b = req(url(path, examples))
+        r, b = req(url(path, examples, pparams), method=method)
         if public:
             check('%s without a token: 200 (security: [])' % path, r.status == 200, (r.status, b))
         else:
             check_problem('%s without a token: 401' % path, r, b, 401)
             check('%s without a token: WWW-Authenticate: Bearer' % path,
                   r.getheader('WWW-Authenticate') == 'Bearer')
-            r, b = req(url(path, examples), {'Authorization': 'Bearer not-' + token})
+            r, b = req(url(path, examples, pparams), bearer('not-' + token), method)
             check_problem('%s with a wrong token: 403' % path, r, b, 403)
+            if admin:
+                r, b = req(url(path, examples, pparams), bearer(token), method)
+                check_problem('%s with the read token: 403' % path, r, b, 403)
         for name in required:
             qs = {k: v for k, v in examples.items() if k != name}
-            r, b = req(url(path, qs), auth)
+            r, b = req(url(path, qs, pparams), auth, method)
             check_problem('%s without required %r: 400' % (path, name), r, b, 400)
-        r, b = req(url(path, examples), auth, method='POST')
-        check_problem('%s POST: 405' % path, r, b, 405)
-        check('%s POST: Allow header' % path, 'GET' in (r.getheader('Allow') or ''))
+        other = 'GET' if admin else 'POST'
+        r, b = req(url(path, examples, pparams), auth, other)
+        check_problem('%s %s: 405' % (path, other), r, b, 405)
+        check('%s %s: Allow header names %s' % (path, other, method), method in (r.getheader('Allow') or ''),
+              r.getheader('Allow'))
 
     # Completeness: the server answers nothing under /api/v1/ that the spec leaves out.
     for extra in ('/api/v1/', '/api/v1', '/api/v1/nodes', '/api/v1/blast_radius',
                   '/api/v1/neighbour', '/api/v1/stats/', '/api/v1/Stats', '/api/v1/owner',
-                  '/api/v1/costs', '/api/v1/paths', '/api/v1/metrics', '/api/v1/healthz'):
+                  '/api/v1/costs', '/api/v1/paths', '/api/v1/metrics', '/api/v1/healthz',
+                  '/api/v1/admin', '/api/v1/admin/', '/api/v1/admin/sync', '/api/v1/whoami/',
+                  '/api/v1/node/x'):
         if extra in paths:
             continue
-        r, b = req(extra, auth)
+        r, b = req(extra, bearer(admin_token))
         check_problem('%s (not in the spec): 404' % extra, r, b, 404)
     for path in paths:
-        r, b = req(path, auth)
+        r, b = req(concrete[path], bearer(admin_token))
         check('%s (in the spec) is a route: not 404' % path, r.status != 404, (r.status, b))
     conn.close()
     print('%d paths walked, %d failures' % (len(paths), failed[0]))
