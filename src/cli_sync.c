@@ -458,10 +458,11 @@ static int um_node(const st_node *node, void *ctx)
 		st_prov p;
 		if (st_snap_prov(u->s, node->prov_raw, i, &p) < 0)
 			continue;
-		if (u->o->n_sources && (strlen(u->o->sources[0]) != p.source_len ||
-					memcmp(u->o->sources[0], p.source, p.source_len)))
-			continue;
-		any = true;
+		/* --source: the node must concern that source; whether anybody
+		 * declares it is judged over every source */
+		if (!u->o->n_sources || (strlen(u->o->sources[0]) == p.source_len &&
+					 !memcmp(u->o->sources[0], p.source, p.source_len)))
+			any = true;
 		if (!(p.flags & ST_PROV_REF))
 			any_decl = true;
 		else if (strlen(srcs) + p.source_len + 3 < sizeof(srcs))

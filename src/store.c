@@ -533,6 +533,8 @@ struct st_batch {
 	st_retire_counts *retired;
 	const char *status; /* in mem; written under "status:<source>" */
 	size_t status_len;
+	st_status_build_fn status_fn; /* or built at commit, after retirement */
+	void *status_ctx;
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -786,6 +788,12 @@ int st_batch_retire_unseen(st_batch *b, const char *const *keep_origins, size_t 
 		b->keep[b->n_keep++] = id;
 	}
 	return 0;
+}
+
+void st_batch_set_status_fn(st_batch *b, st_status_build_fn fn, void *ctx)
+{
+	b->status_fn = fn;
+	b->status_ctx = ctx;
 }
 
 uint64_t st_batch_next_revision(st_batch *b)
@@ -1331,6 +1339,21 @@ static void sort_keys(skey *a, size_t n, size_t off, const bnode *nodes)
 	}
 }
 
+/* Does the batch's source hold a declaration (not a reference) of the node
+ * from an origin in the keep list? */
+static bool keeps_declaration(const st_batch *b, const uint8_t *prov, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *p = prov + (size_t)i * PROV_SIZE;
+		if (rd16(p) != b->source || (rd16(p + 2) & ST_PROV_REF))
+			continue;
+		for (size_t k = 0; k < b->n_keep; k++)
+			if (b->keep[k] == rd32(p + 12))
+				return true;
+	}
+	return false;
+}
+
 static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 {
 	st_store *st = b->st;
@@ -1357,6 +1380,11 @@ static int write_nodes(st_batch *b, uint32_t rev, wbuf *w)
 						  : NULL;
 		const uint8_t *props = n->props;
 		uint32_t props_len = n->props_len;
+		if ((n->flags & NF_REF) && existing && keeps_declaration(b, oldprov, old_n)) {
+			/* this source declared it from an origin that failed to parse
+			 * this time: leave the entry for retirement to flag stale */
+			continue;
+		}
 		if ((n->flags & NF_REF) && existing) {
 			/* a reference keeps what the declaring source wrote */
 			props_len = rd32((const uint8_t *)old.mv_data + 8);
@@ -1987,11 +2015,16 @@ int st_batch_commit(st_batch *b, uint64_t *ret_rev, st_diag *diag)
 		r = mdb_fail(rc, diag, "retire");
 		goto fail;
 	}
-	if (b->status) {
+	if (b->status || b->status_fn) {
 		char key[80];
 		snprintf(key, sizeof(key), "status:%s", b->source_name);
-		MDB_val sk = {strlen(key), key}, sv = {b->status_len, (void *)b->status};
-		if ((rc = mdb_put(txn, st->dbi[DB_META], &sk, &sv, 0))) {
+		size_t slen = b->status_len;
+		char *built = b->status_fn ? b->status_fn(b->status_ctx, &slen) : NULL;
+		MDB_val sk = {strlen(key), key},
+			sv = {slen, built ? built : (void *)b->status};
+		rc = mdb_put(txn, st->dbi[DB_META], &sk, &sv, 0);
+		free(built);
+		if (rc) {
 			r = mdb_fail(rc, diag, "status");
 			goto fail;
 		}

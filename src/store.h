@@ -131,6 +131,10 @@ int st_batch_retire_unseen(st_batch *b, const char *const *keep_origins, size_t 
 /* A status record for the batch's source, written in the same transaction
  * (opaque bytes; src/sync.c stores JSON). */
 void st_batch_set_status(st_batch *b, const char *blob, size_t len);
+/* Or: build the status record at commit, after retirement, so it can report
+ * the retire counts; fn returns a malloc'd blob (freed by the store). */
+typedef char *(*st_status_build_fn)(void *ctx, size_t *ret_len);
+void st_batch_set_status_fn(st_batch *b, st_status_build_fn fn, void *ctx);
 /* The revision this batch's commit will get (the batch holds the write lock). */
 uint64_t st_batch_next_revision(st_batch *b);
 

@@ -552,13 +552,50 @@ static void gtime(yajl_gen g, const char *k, int64_t t)
 	gstr(g, buf);
 }
 
+/* Write a parsed JSON value back out (an unchanged sync carries lists over). */
+static void gval(yajl_gen g, yajl_val v)
+{
+	if (!v) {
+		yajl_gen_null(g);
+	} else if (YAJL_IS_STRING(v)) {
+		gstr(g, v->u.string);
+	} else if (YAJL_IS_INTEGER(v)) {
+		yajl_gen_integer(g, YAJL_GET_INTEGER(v));
+	} else if (YAJL_IS_NUMBER(v)) {
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	} else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			gval(g, v->u.array.values[i]);
+		yajl_gen_array_close(g);
+	} else if (YAJL_IS_OBJECT(v)) {
+		yajl_gen_map_open(g);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			gstr(g, v->u.object.keys[i]);
+			gval(g, v->u.object.values[i]);
+		}
+		yajl_gen_map_close(g);
+	} else {
+		yajl_gen_null(g);
+	}
+}
+
 /* The previous status record's fields a new one carries over. */
 typedef struct prev_status {
 	int64_t last_success;
 	char *state;
 	uint64_t revision;
-	char *counts_json; /* unused: counts are rewritten each time */
+	uint64_t open_hints; /* unmatched + ambiguous at the last complete read */
+	yajl_val tree;	     /* the whole record: an unchanged sync keeps its lists */
 } prev_status;
+
+static yajl_val prev_get(const prev_status *p, const char *key)
+{
+	const char *path[] = {key, NULL};
+	return p->tree ? yajl_tree_get(p->tree, path, yajl_t_any) : NULL;
+}
 
 static int prev_cb(const char *source, size_t slen, const void *blob, size_t len, void *ctx)
 {
@@ -586,7 +623,13 @@ static int prev_cb(const char *source, size_t slen, const void *blob, size_t len
 	yajl_val rv = yajl_tree_get(v, k_rev, yajl_t_number);
 	if (rv && YAJL_IS_INTEGER(rv))
 		p->revision = (uint64_t)YAJL_GET_INTEGER(rv);
-	yajl_tree_free(v);
+	const char *k_um[] = {"counts", "unmatched", NULL}, *k_amb[] = {"counts", "ambiguous", NULL};
+	yajl_val um = yajl_tree_get(v, k_um, yajl_t_number), am = yajl_tree_get(v, k_amb, yajl_t_number);
+	if (um && YAJL_IS_INTEGER(um))
+		p->open_hints += (uint64_t)YAJL_GET_INTEGER(um);
+	if (am && YAJL_IS_INTEGER(am))
+		p->open_hints += (uint64_t)YAJL_GET_INTEGER(am);
+	p->tree = v;
 	return 1;
 }
 
@@ -618,6 +661,16 @@ static char *status_json(const sync_run *r, const prev_status *prev, int64_t att
 	yajl_gen_integer(g, (long long)(res->duration_s * 1000.0 + 0.5));
 	gnum(g, "revision", res->revision ? res->revision : prev->revision);
 	gkv(g, "state", r->state && res->rc == 0 ? r->state : prev->state);
+	if (res->rc == ST_SYNC_UNCHANGED && prev->tree) {
+		/* nothing was read: what the last complete read found still holds */
+		static const char *const keep[] = {"counts", "warnings", "unmatched"};
+		for (size_t i = 0; i < ST_ARRAY_LEN(keep); i++) {
+			gstr(g, keep[i]);
+			gval(g, prev_get(prev, keep[i]));
+		}
+		yajl_gen_map_close(g);
+		goto out;
+	}
 	gstr(g, "counts");
 	yajl_gen_map_open(g);
 	gnum(g, "nodes", res->nodes);
@@ -645,6 +698,7 @@ static char *status_json(const sync_run *r, const prev_status *prev, int64_t att
 		gstr(g, r->unmatched[i]);
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
+out:;
 	const unsigned char *buf;
 	size_t len;
 	yajl_gen_get_buf(g, &buf, &len);
@@ -652,6 +706,21 @@ static char *status_json(const sync_run *r, const prev_status *prev, int64_t att
 	yajl_gen_free(g);
 	*ret_len = len;
 	return out;
+}
+
+struct status_ctx {
+	const sync_run *r;
+	const prev_status *prev;
+	int64_t attempt;
+	double t0;
+};
+
+/* Called by the store at commit, after retirement filled res->retired. */
+static char *build_status(void *ctx, size_t *ret_len)
+{
+	struct status_ctx *c = ctx;
+	c->r->res->duration_s = now_s() - c->t0;
+	return status_json(c->r, c->prev, c->attempt, ret_len);
 }
 
 /* ----------------------------------------------------------------- main */
@@ -723,6 +792,16 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 	r.t_component = find_type(schema, "Component");
 	prev_status prev;
 	read_prev(st, src->name, &prev);
+	/* Hints left open by the last read may resolve now that other sources
+	 * changed the graph: then read again even if the source did not change. */
+	bool force = false;
+	{
+		st_snap *s;
+		if (prev.open_hints && st_snap_begin(st, &s, NULL) == 0) {
+			force = st_snap_revision(s) > prev.revision;
+			st_snap_end(s);
+		}
+	}
 
 	int rc = 0;
 	const st_connector *conn = st_connector_find(src->kind);
@@ -763,11 +842,16 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 		.name = src->name, .kind = src->kind, .location = src->location, .ref = src->ref,
 		.cache_dir = cache, .token_env = src->token_env, .token_file = src->token_file,
 		.options = src->options, .n_options = src->n_options,
-		.prev_state = prev.state, .timeout_s = src->timeout_s,
+		.prev_state = force ? NULL : prev.state, .timeout_s = src->timeout_s,
 	};
 	rc = conn->run(&source, &r.sink, diag);
 	if (opts && opts->progress)
 		fprintf(stderr, "\r\033[K");
+	if (rc == 0 && !force && r.state && prev.state && !strcmp(r.state, prev.state)) {
+		/* read in full but the same state as last time (a Terraform state
+		 * with the same lineage and serial): no new revision */
+		rc = ST_SYNC_UNCHANGED;
+	}
 	if (rc < 0 || rc == ST_SYNC_UNCHANGED) {
 		st_batch_abort(r.b);
 		r.b = NULL;
@@ -790,12 +874,8 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 	res->rc = 0;
 	res->duration_s = now_s() - t0;
 	res->revision = st_batch_next_revision(r.b);
-	{
-		size_t len;
-		char *json = status_json(&r, &prev, attempt, &len);
-		st_batch_set_status(r.b, json, len);
-		free(json);
-	}
+	struct status_ctx sc = {&r, &prev, attempt, t0};
+	st_batch_set_status_fn(r.b, build_status, &sc);
 	rc = st_batch_commit(r.b, &res->revision, diag);
 	r.b = NULL;
 done:
@@ -817,6 +897,7 @@ done:
 		free(json);
 	}
 	free(prev.state);
+	yajl_tree_free(prev.tree);
 	run_free(&r);
 	return rc;
 }
