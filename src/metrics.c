@@ -154,6 +154,51 @@ static void gauge(struct out *o, const char *name, const char *help, uint64_t v)
 	outf(o, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* Per-source series, one family at a time as the format wants. */
+static void render_sources(struct out *o, const st_metrics_gauges *g)
+{
+	if (!g->n_sources)
+		return;
+	static const char ok[] = "stacktwin_source_last_success_timestamp_seconds",
+			  stale[] = "stacktwin_source_staleness_seconds",
+			  dur[] = "stacktwin_source_last_sync_duration_seconds",
+			  up[] = "stacktwin_source_up", run[] = "stacktwin_source_sync_running",
+			  syncs[] = "stacktwin_source_syncs_total",
+			  fails[] = "stacktwin_source_sync_failures_total";
+	header(o, ok, "gauge", "When the source last synced successfully (seconds since the epoch).");
+	for (size_t i = 0; i < g->n_sources; i++)
+		if (g->sources[i].last_success)
+			outf(o, "%s{source=\"%s\"} %lld\n", ok, g->sources[i].name,
+			     (long long)g->sources[i].last_success);
+	header(o, stale, "gauge", "Seconds since the source last synced successfully.");
+	for (size_t i = 0; i < g->n_sources; i++)
+		if (g->sources[i].last_success)
+			outf(o, "%s{source=\"%s\"} %lld\n", stale, g->sources[i].name,
+			     (long long)(g->now - g->sources[i].last_success));
+	header(o, dur, "gauge", "Duration of the source's last sync attempt in seconds.");
+	for (size_t i = 0; i < g->n_sources; i++)
+		if (g->sources[i].has_attempt)
+			outf(o, "%s{source=\"%s\"} %.6f\n", dur, g->sources[i].name,
+			     g->sources[i].last_duration_s);
+	header(o, up, "gauge", "1 if the source's last sync attempt succeeded, else 0.");
+	for (size_t i = 0; i < g->n_sources; i++)
+		if (g->sources[i].has_attempt)
+			outf(o, "%s{source=\"%s\"} %d\n", up, g->sources[i].name,
+			     g->sources[i].up ? 1 : 0);
+	header(o, run, "gauge", "1 while a sync of the source runs in this server.");
+	for (size_t i = 0; i < g->n_sources; i++)
+		outf(o, "%s{source=\"%s\"} %d\n", run, g->sources[i].name,
+		     g->sources[i].running ? 1 : 0);
+	header(o, syncs, "counter", "Sync attempts of the source run by this server.");
+	for (size_t i = 0; i < g->n_sources; i++)
+		outf(o, "%s{source=\"%s\"} %llu\n", syncs, g->sources[i].name,
+		     (unsigned long long)g->sources[i].syncs);
+	header(o, fails, "counter", "Failed sync attempts of the source run by this server.");
+	for (size_t i = 0; i < g->n_sources; i++)
+		outf(o, "%s{source=\"%s\"} %llu\n", fails, g->sources[i].name,
+		     (unsigned long long)g->sources[i].failures);
+}
+
 int st_metrics_render(const st_metrics *m, const st_metrics_gauges *g, char **ret_text,
 		      size_t *ret_len)
 {
@@ -213,6 +258,7 @@ int st_metrics_render(const st_metrics *m, const st_metrics_gauges *g, char **re
 			outf(&o, "%s %lld\n", ts, (long long)g->revision_time);
 		}
 	}
+	render_sources(&o, g);
 	if (o.oom) {
 		free(o.p);
 		return -ENOMEM;

@@ -25,8 +25,23 @@ typedef struct st_metrics st_metrics;
 
 /* Gauges the caller samples at scrape time.  The store gauges are written
  * only when store_ok is true (a snapshot could be taken). */
+/* One source's sync state (docs/api.md): what the store's status record
+ * says, plus this process's counters.  name needs no escaping (config
+ * source names are [a-z0-9._-]). */
+typedef struct st_metrics_source {
+	const char *name;
+	int64_t last_success; /* epoch seconds; 0 = never (series left out) */
+	double last_duration_s;
+	bool has_attempt, up; /* up: the last attempt succeeded */
+	bool running;
+	uint64_t syncs, failures; /* in this process */
+} st_metrics_source;
+
 typedef struct st_metrics_gauges {
 	uint64_t connections;
+	const st_metrics_source *sources;
+	size_t n_sources;
+	int64_t now; /* for staleness */
 	bool store_ok;
 	uint64_t nodes, edges, cost_facts, revision;
 	int64_t revision_time; /* seconds since the epoch; 0 = none (left out) */

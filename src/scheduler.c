@@ -35,7 +35,7 @@ typedef struct slot {
 
 struct st_sched {
 	uv_loop_t *loop;
-	st_store *st;
+	st_sched_store store;
 	char *store_dir;
 	const st_config *cfg;
 	slot *slots;
@@ -79,7 +79,16 @@ static void work_cb(uv_work_t *w)
 	const slot *sl = &s->slots[s->work_slot];
 	st_diag d = {{0}};
 	st_sync_opts opts = {0};
-	st_sync_source(s->st, s->store_dir, s->cfg, sl->src, &opts, &s->work_res, &d);
+	char why[600];
+	st_store *st = s->store.acquire(s->store.ctx, why, sizeof(why));
+	if (!st) {
+		memset(&s->work_res, 0, sizeof(s->work_res));
+		s->work_res.rc = ST_E_STORE;
+		snprintf(s->work_res.error, sizeof(s->work_res.error), "%s", why);
+		return;
+	}
+	st_sync_source(st, s->store_dir, s->cfg, sl->src, &opts, &s->work_res, &d);
+	s->store.release(s->store.ctx);
 }
 
 static void maybe_stopped(st_sched *s)
@@ -149,12 +158,12 @@ static void start_next(st_sched *s)
 	}
 }
 
-st_sched *st_sched_new(uv_loop_t *loop, st_store *st, const char *store_dir, const st_config *cfg,
-		       uint64_t initial_delay_ms)
+st_sched *st_sched_new(uv_loop_t *loop, st_sched_store store, const char *store_dir,
+		       const st_config *cfg, uint64_t initial_delay_ms)
 {
 	st_sched *s = st_xcalloc(1, sizeof(*s));
 	s->loop = loop;
-	s->st = st;
+	s->store = store;
 	s->store_dir = st_xstrndup(store_dir, strlen(store_dir));
 	s->cfg = cfg;
 	s->n = cfg->n_sources;

@@ -24,11 +24,20 @@ typedef struct st_sched st_sched;
 /* Called on the loop thread when a sync finishes. */
 typedef void (*st_sched_done_fn)(const char *source, const st_sync_result *res, void *ctx);
 
+/* How a sync gets the store: acquire returns it (writable) or NULL with the
+ * reason in why; release ends the use.  Called on a thread-pool thread, so
+ * the server can keep the store behind a lock (it may be reopened). */
+typedef struct st_sched_store {
+	st_store *(*acquire)(void *ctx, char *why, size_t cap);
+	void (*release)(void *ctx);
+	void *ctx;
+} st_sched_store;
+
 /* Start timers for every source with a schedule; the first run of each is
- * due `initial_delay_ms` after start (then every schedule).  The store must
- * be writable and outlive the scheduler. */
-st_sched *st_sched_new(uv_loop_t *loop, st_store *st, const char *store_dir, const st_config *cfg,
-		       uint64_t initial_delay_ms);
+ * due `initial_delay_ms` after start (then every schedule).  cfg must
+ * outlive the scheduler. */
+st_sched *st_sched_new(uv_loop_t *loop, st_sched_store store, const char *store_dir,
+		       const st_config *cfg, uint64_t initial_delay_ms);
 
 /* Queue a sync of source `name` now.  0 queued; 1 already queued or running
  * (the caller's callback is still called when that one ends); ST_E_NOTFOUND

@@ -48,7 +48,9 @@
 #include "http.h"
 #include "metrics.h"
 #include "query.h"
+#include "props.h"
 #include "render.h"
+#include "scheduler.h"
 #include "schema.h"
 #include "serve.h"
 #include "store.h"
@@ -63,6 +65,7 @@
 #define SEARCH_MAX_SCAN 1000000	   /* search matches a page may start after */
 #define WEB_MAX_FILE (16u << 20)   /* bytes of one static file (the core's response cap) */
 #define STORE_RETRY_NS 1000000000u /* at most one open attempt per second */
+#define SCHED_FIRST_MS 2000	   /* first scheduled syncs, after start */
 #define RETRY_AFTER "5"		   /* seconds, on every 503 of an unavailable store */
 
 static const char serve_usage[] =
@@ -105,6 +108,8 @@ enum label {
 	L_NEIGHBOURS,
 	L_WHOAMI,
 	L_REOPEN,
+	L_SOURCES,
+	L_SYNC,
 	L_METRICS,
 	L_INDEX,    /* "/" without --web */
 	L_STATIC,   /* a file under --web */
@@ -118,6 +123,7 @@ static const char *const label_names[N_LABELS] = {
 	[L_SEARCH] = "search",	       [L_BLAST] = "blast-radius", [L_OWNERS] = "owners",
 	[L_OWNED_BY] = "owned-by",     [L_COST] = "cost",	   [L_PATH] = "path",
 	[L_NEIGHBOURS] = "neighbours", [L_WHOAMI] = "whoami",	   [L_REOPEN] = "admin-reopen",
+	[L_SOURCES] = "sources",       [L_SYNC] = "source-sync",
 	[L_METRICS] = "metrics",       [L_INDEX] = "index",	   [L_STATIC] = "static",
 	[L_UNKNOWN] = "unknown",       [L_PROTOCOL] = "protocol",
 };
@@ -158,6 +164,9 @@ struct server {
 	st_store *st;		 /* NULL while the store cannot be opened */
 	char store_err[1200];	 /* why st is NULL */
 	uint64_t store_retry_ns; /* uv_hrtime() of the next open attempt */
+	bool writable;		 /* config sources: the server syncs, so it opens read-write */
+	const st_config *cfg;
+	st_sched *sched; /* NULL without config sources */
 	pthread_mutex_t lock;	 /* guards dg and pool */
 	struct dgref *dg;	 /* for the newest revision seen so far */
 	struct scratch pool[SCRATCH_POOL];
@@ -178,6 +187,7 @@ enum {
 	F_PREFIX = 1u << 2,	/* path is a prefix; the rest is a percent-encoded argument */
 	F_NOSTORE = 1u << 3,	/* the worker runs fn without a snapshot */
 	F_HEALTH = 1u << 4,	/* answers 503 JSON (not problem+json) when the store is down */
+	F_SOURCES = 1u << 5,	/* needs the scheduler's state, copied on the loop thread */
 };
 
 struct route {
@@ -208,6 +218,11 @@ struct job {
 	char next_cursor[CURSOR_TEXT];
 	struct tally t;
 	st_metrics_gauges gauges; /* /metrics: store part, filled by the worker */
+	st_sched_info *infos;	  /* F_SOURCES: the scheduler's state at arrival */
+	size_t n_infos;
+	st_metrics_source *msrc;  /* /metrics: per source, store part by the worker */
+	size_t n_msrc;
+	char **msrc_names;
 };
 
 /* ---------------------------------------------------------- job results */
@@ -679,7 +694,7 @@ static void store_open_locked(struct server *srv)
 {
 	st_diag d = {{0}};
 	st_store *st = NULL;
-	int r = st_store_open(srv->db, srv->schema, ST_OPEN_READONLY, &st, &d);
+	int r = st_store_open(srv->db, srv->schema, srv->writable ? 0 : ST_OPEN_READONLY, &st, &d);
 	if (r == 0) {
 		srv->st = st;
 		if (srv->store_err[0])
@@ -720,6 +735,18 @@ static st_store *store_acquire(struct server *srv, char *why, size_t cap)
 static void store_release(struct server *srv)
 {
 	pthread_rwlock_unlock(&srv->store_lock);
+}
+
+/* The scheduler's access to the store: a sync holds the read side of
+ * store_lock like a query (LMDB serialises the write transaction itself). */
+static st_store *sched_acquire(void *ctx, char *why, size_t cap)
+{
+	return store_acquire(ctx, why, cap);
+}
+
+static void sched_release(void *ctx)
+{
+	store_release(ctx);
 }
 
 /* -------------------------------------------------------------- routes */
@@ -963,8 +990,68 @@ static void r_neighbours(struct job *j, st_snap *s)
 }
 
 /* The store gauges of /metrics; the counters are rendered on the loop thread. */
+/* One status record (docs/sync.md) as metrics, merged with the scheduler's
+ * counters for the same source. */
+static int metrics_status(const char *source, size_t slen, const void *blob, size_t len, void *ctx)
+{
+	struct job *j = ctx;
+	char *text = strndup(blob, len);
+	char err[64];
+	yajl_val v = text ? yajl_tree_parse(text, err, sizeof(err)) : NULL;
+	free(text);
+	st_metrics_source ms = {0};
+	if (v) {
+		const char *k_ok[] = {"last_success", NULL}, *k_res[] = {"result", NULL},
+			   *k_dur[] = {"duration_ms", NULL};
+		yajl_val ok = yajl_tree_get(v, k_ok, yajl_t_string);
+		if (ok && ok->u.string)
+			st_timestamp_parse(ok->u.string, strlen(ok->u.string), &ms.last_success);
+		yajl_val res = yajl_tree_get(v, k_res, yajl_t_string);
+		ms.has_attempt = res != NULL;
+		ms.up = res && res->u.string && strcmp(res->u.string, "failed") != 0;
+		yajl_val dur = yajl_tree_get(v, k_dur, yajl_t_number);
+		if (dur && YAJL_IS_INTEGER(dur))
+			ms.last_duration_s = (double)YAJL_GET_INTEGER(dur) / 1000.0;
+		yajl_tree_free(v);
+	}
+	char *name = strndup(source, slen);
+	if (!name)
+		return 1;
+	for (size_t i = 0; i < j->n_infos; i++)
+		if (!strcmp(j->infos[i].name, name)) {
+			ms.running = j->infos[i].running;
+			ms.syncs = j->infos[i].runs;
+			ms.failures = j->infos[i].failures;
+			j->infos[i].queued = true; /* marks "seen" for the pass below */
+		}
+	j->msrc = st_xrealloc(j->msrc, (j->n_msrc + 1) * sizeof(*j->msrc));
+	j->msrc_names = st_xrealloc(j->msrc_names, (j->n_msrc + 1) * sizeof(char *));
+	ms.name = name;
+	j->msrc_names[j->n_msrc] = name;
+	j->msrc[j->n_msrc++] = ms;
+	return 0;
+}
+
 static void r_metrics(struct job *j, st_snap *s)
 {
+	for (size_t i = 0; i < j->n_infos; i++)
+		j->infos[i].queued = false;
+	st_snap_statuses(s, metrics_status, j);
+	/* configured sources that never synced */
+	for (size_t i = 0; i < j->n_infos; i++) {
+		if (j->infos[i].queued)
+			continue;
+		char *name = strdup(j->infos[i].name);
+		if (!name)
+			break;
+		j->msrc = st_xrealloc(j->msrc, (j->n_msrc + 1) * sizeof(*j->msrc));
+		j->msrc_names = st_xrealloc(j->msrc_names, (j->n_msrc + 1) * sizeof(char *));
+		j->msrc_names[j->n_msrc] = name;
+		j->msrc[j->n_msrc++] = (st_metrics_source){.name = name,
+							   .running = j->infos[i].running,
+							   .syncs = j->infos[i].runs,
+							   .failures = j->infos[i].failures};
+	}
 	st_stats stt;
 	if (st_snap_stats(s, &stt) == 0) {
 		j->gauges = (st_metrics_gauges){
@@ -976,6 +1063,93 @@ static void r_metrics(struct job *j, st_snap *s)
 			.revision_time = stt.revision_time,
 		};
 		st_stats_free(&stt);
+	}
+	j->status = 200;
+}
+
+/* GET /api/v1/sources: every status record (docs/sync.md) with the
+ * scheduler's view of the source, then configured sources never synced. */
+struct src_render {
+	struct job *j;
+	bool *seen;
+};
+
+static void sched_fields(yajl_gen g, const st_sched_info *in)
+{
+	gkey(g, "schedule_seconds");
+	if (in && in->schedule_s)
+		yajl_gen_integer(g, (long long)in->schedule_s);
+	else
+		yajl_gen_null(g);
+	gkey(g, "next_run");
+	if (in && in->next_run) {
+		char ts[40];
+		st_timestamp_format(in->next_run, ts);
+		gkey(g, ts);
+	} else {
+		yajl_gen_null(g);
+	}
+	gkey(g, "running");
+	yajl_gen_bool(g, in && in->running);
+	gkey(g, "queued");
+	yajl_gen_bool(g, in && in->queued);
+	gkey(g, "configured");
+	yajl_gen_bool(g, in != NULL);
+}
+
+static int sources_status(const char *source, size_t slen, const void *blob, size_t len, void *ctx)
+{
+	struct src_render *sr = ctx;
+	struct job *j = sr->j;
+	const st_sched_info *in = NULL;
+	for (size_t i = 0; i < j->n_infos; i++)
+		if (strlen(j->infos[i].name) == slen && !memcmp(j->infos[i].name, source, slen)) {
+			in = &j->infos[i];
+			sr->seen[i] = true;
+		}
+	char *text = strndup(blob, len);
+	char err[64];
+	yajl_val v = text ? yajl_tree_parse(text, err, sizeof(err)) : NULL;
+	free(text);
+	yajl_gen_map_open(j->g);
+	gkey(j->g, "source");
+	yajl_gen_string(j->g, (const unsigned char *)source, slen);
+	sched_fields(j->g, in);
+	gkey(j->g, "status");
+	st_json_gen_value(j->g, v);
+	yajl_gen_map_close(j->g);
+	yajl_tree_free(v);
+	return 0;
+}
+
+static void r_sources(struct job *j, st_snap *s)
+{
+	struct src_render sr = {j, calloc(j->n_infos + 1, 1)};
+	if (!sr.seen) {
+		problem(j, 503, "out of memory");
+		return;
+	}
+	yajl_gen_map_open(j->g);
+	gkey(j->g, "sources");
+	yajl_gen_array_open(j->g);
+	int r = st_snap_statuses(s, sources_status, &sr);
+	for (size_t i = 0; i < j->n_infos; i++) {
+		if (sr.seen[i])
+			continue;
+		yajl_gen_map_open(j->g);
+		gkey(j->g, "source");
+		gkey(j->g, j->infos[i].name);
+		sched_fields(j->g, &j->infos[i]);
+		gkey(j->g, "status");
+		yajl_gen_null(j->g);
+		yajl_gen_map_close(j->g);
+	}
+	yajl_gen_array_close(j->g);
+	yajl_gen_map_close(j->g);
+	free(sr.seen);
+	if (r < 0) {
+		problem(j, 503, "reading the source status records failed");
+		return;
 	}
 	j->status = 200;
 }
@@ -1048,6 +1222,9 @@ static const struct route routes[] = {
 	{"/api/v1/neighbors", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, 0},
 	{"/api/v1/whoami", NULL, NEED_READ, p_none, L_WHOAMI, 0}, /* on the loop thread */
 	{"/api/v1/admin/reopen", r_reopen, NEED_ADMIN, p_none, L_REOPEN, F_POST | F_NOSTORE},
+	{"/api/v1/sources", r_sources, NEED_READ, p_none, L_SOURCES, F_SOURCES},
+	/* POST /api/v1/sources/{name}/sync, on the loop thread */
+	{"/api/v1/sources/", NULL, NEED_ADMIN, p_none, L_SYNC, F_POST | F_PREFIX},
 };
 
 /* The route for a path; for a prefix route *ret_rest is the rest of the path. */
@@ -1108,6 +1285,11 @@ static void job_free(struct job *j)
 		yajl_gen_free(j->g);
 	free(j->query);
 	free(j->path_id);
+	free(j->infos);
+	for (size_t i = 0; i < j->n_msrc; i++)
+		free(j->msrc_names[i]);
+	free(j->msrc_names);
+	free(j->msrc);
 	free(j);
 }
 
@@ -1182,6 +1364,9 @@ static void after_work_cb(uv_work_t *w, int status)
 		char *text;
 		size_t len;
 		j->gauges.connections = st_http_connections(srv->http);
+		j->gauges.sources = j->msrc;
+		j->gauges.n_sources = j->n_msrc;
+		j->gauges.now = (int64_t)time(NULL);
 		if (st_metrics_render(srv->metrics, &j->gauges, &text, &len) == 0) {
 			reply(srv, j->req, &j->t, 200, ST_METRICS_CONTENT_TYPE, text, len);
 			free(text);
@@ -1483,6 +1668,130 @@ static void answer_whoami(struct server *srv, st_http_request *req, const struct
 	yajl_gen_free(g);
 }
 
+/* A POST .../sync that waits for its sync (?wait=true). */
+struct sync_wait {
+	struct server *srv;
+	st_http_request *req;
+	struct tally t;
+};
+
+static void sync_result_json(yajl_gen g, const char *source, const st_sync_result *res)
+{
+	yajl_gen_map_open(g);
+	gkey(g, "source");
+	gkey(g, source);
+	gkey(g, "result");
+	gkey(g, res->rc < 0 ? "failed" : res->rc == ST_SYNC_UNCHANGED ? "unchanged" : "committed");
+	gkey(g, "revision");
+	if (res->rc == 0)
+		yajl_gen_integer(g, (long long)res->revision);
+	else
+		yajl_gen_null(g);
+	gkey(g, "duration_ms");
+	yajl_gen_integer(g, (long long)(res->duration_s * 1000.0 + 0.5));
+	gkey(g, "error");
+	if (res->rc < 0)
+		gkey(g, res->error);
+	else
+		yajl_gen_null(g);
+	yajl_gen_map_close(g);
+}
+
+static void sync_waited(const char *source, const st_sync_result *res, void *ctx)
+{
+	struct sync_wait *w = ctx;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g) {
+		reply_problem(w->srv, w->req, &w->t, 503, "out of memory");
+	} else {
+		sync_result_json(g, source, res);
+		const unsigned char *buf;
+		size_t len;
+		yajl_gen_get_buf(g, &buf, &len);
+		/* a sync that could not run because the server is stopping is 503;
+		 * a source's own failure is reported in the body with 200 */
+		if (res->rc == ST_E_BUSY)
+			reply_problem(w->srv, w->req, &w->t, 503, res->error);
+		else
+			reply(w->srv, w->req, &w->t, 200, "application/json", buf, len);
+		yajl_gen_free(g);
+	}
+	free(w);
+}
+
+/* POST /api/v1/sources/{name}/sync[?wait=true]: queue a sync (202), or wait
+ * for it and answer its result (200). */
+static void trigger_sync(struct server *srv, st_http_request *req, const struct tally *t,
+			 const char *rest)
+{
+	char name[80];
+	size_t n = strlen(rest);
+	if (n < 6 || strcmp(rest + n - 5, "/sync") != 0 || n - 5 >= sizeof(name)) {
+		reply_problem(srv, req, t, 404, "no such route; POST /api/v1/sources/{name}/sync");
+		return;
+	}
+	memcpy(name, rest, n - 5);
+	name[n - 5] = 0;
+	if (!pct_decode(name, false) || !name[0] || strchr(name, '/')) {
+		reply_problem(srv, req, t, 400, "bad source name in the path");
+		return;
+	}
+	const char *q = st_http_query(req);
+	bool wait = false;
+	if (!strcmp(q, "wait=true") || !strcmp(q, "wait=1"))
+		wait = true;
+	else if (q[0] && strcmp(q, "wait=false") && strcmp(q, "wait=0")) {
+		reply_problem(srv, req, t, 400, "the only parameter is wait=true|false");
+		return;
+	}
+	if (!srv->sched) {
+		char d[200];
+		snprintf(d, sizeof(d), "no source '%.80s': this server has no sources (serve --config "
+				       "with sources: docs/config.md)", name);
+		reply_problem(srv, req, t, 404, d);
+		return;
+	}
+	struct sync_wait *w = NULL;
+	if (wait) {
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			reply_problem(srv, req, t, 503, "out of memory");
+			return;
+		}
+		*w = (struct sync_wait){srv, req, *t};
+	}
+	int r = st_sched_trigger(srv->sched, name, wait ? sync_waited : NULL, w);
+	if (r == ST_E_NOTFOUND || r == ST_E_BUSY) {
+		free(w);
+		char d[200];
+		snprintf(d, sizeof(d), r == ST_E_BUSY ? "the server is stopping" : "no source '%.80s' in the config", name);
+		reply_problem(srv, req, t, r == ST_E_BUSY ? 503 : 404, d);
+		return;
+	}
+	if (wait) {
+		st_http_defer(req);
+		return;
+	}
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g) {
+		reply_problem(srv, req, t, 503, "out of memory");
+		return;
+	}
+	yajl_gen_map_open(g);
+	gkey(g, "source");
+	gkey(g, name);
+	gkey(g, "queued");
+	yajl_gen_bool(g, r == 0);
+	gkey(g, "already_queued_or_running");
+	yajl_gen_bool(g, r == 1);
+	yajl_gen_map_close(g);
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen_get_buf(g, &buf, &len);
+	reply(srv, req, t, 202, "application/json", buf, len);
+	yajl_gen_free(g);
+}
+
 static const char index_json[] = "{\"api\":\"/api/v1\",\"health\":\"/healthz\","
 				 "\"metrics\":\"/metrics\"}";
 
@@ -1534,6 +1843,10 @@ static void handle(st_http_request *req, void *ctx)
 			answer_whoami(srv, req, &t, who);
 		return;
 	}
+	if (t.label == L_SYNC) {
+		trigger_sync(srv, req, &t, rest);
+		return;
+	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (j) {
 		j->query = strdup(st_http_query(req));
@@ -1549,6 +1862,18 @@ static void handle(st_http_request *req, void *ctx)
 	j->route = rt;
 	j->t = t;
 	j->work.data = j;
+	if ((rt->flags & (F_SOURCES | F_PROMETHEUS)) && srv->sched) {
+		/* the scheduler lives on the loop thread: copy its state for the worker */
+		j->n_infos = st_sched_count(srv->sched);
+		j->infos = calloc(j->n_infos ? j->n_infos : 1, sizeof(*j->infos));
+		if (!j->infos) {
+			job_free(j);
+			reply_problem(srv, req, &t, 503, "out of memory");
+			return;
+		}
+		for (size_t i = 0; i < j->n_infos; i++)
+			st_sched_info_at(srv->sched, i, &j->infos[i]);
+	}
 	st_http_defer(req);
 	int r = uv_queue_work(&srv->loop, &j->work, work_cb, after_work_cb);
 	if (r) {
@@ -1566,6 +1891,12 @@ static void on_http_closed(st_http_server *s, void *ctx)
 	fprintf(stderr, "stacktwin serve: stopped\n");
 }
 
+static void on_sched_stopped(void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "stacktwin serve: syncs stopped\n");
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server *srv = h->data;
@@ -1575,6 +1906,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	srv->stopping = true;
 	uv_close((uv_handle_t *)&srv->sig_term, NULL);
 	uv_close((uv_handle_t *)&srv->sig_int, NULL);
+	if (srv->sched)
+		st_sched_stop(srv->sched, on_sched_stopped, srv);
 	st_http_shutdown(srv->http, on_http_closed, srv);
 }
 
@@ -1780,6 +2113,8 @@ int st_cli_serve(int argc, char **argv)
 		goto out_cfg;
 	bool loop_ok = false, lock_ok = false, rwlock_ok = false;
 	srv->anon = anon;
+	srv->cfg = cfg;
+	srv->writable = cfg && cfg->n_sources > 0;
 	srv->max_rows = cfg && cfg->limits.max_rows ? cfg->limits.max_rows : DEFAULT_MAX_ROWS;
 	if (!(srv->db = strdup(db)) || !load_tokens(srv, cfg, token_file))
 		goto out;
@@ -1853,6 +2188,15 @@ int st_cli_serve(int argc, char **argv)
 		fprintf(stderr, "%s%s (%s)", i ? ", " : ": ", srv->tokens[i].name,
 			role_name(srv->tokens[i].role));
 	fprintf(stderr, "; anonymous read %s\n", srv->anon ? "allowed" : "not allowed");
+	if (srv->writable) {
+		st_sched_store ss = {sched_acquire, sched_release, srv};
+		srv->sched = st_sched_new(&srv->loop, ss, srv->db, cfg, SCHED_FIRST_MS);
+		size_t n_sched = 0;
+		for (size_t i = 0; i < cfg->n_sources; i++)
+			n_sched += cfg->sources[i].schedule_s > 0;
+		fprintf(stderr, "stacktwin serve: %zu source(s), %zu on a schedule\n",
+			cfg->n_sources, n_sched);
+	}
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
@@ -1865,6 +2209,7 @@ out:
 			rc = EXIT_ERROR;
 		}
 	}
+	st_sched_free(srv->sched);
 	if (lock_ok)
 		pthread_mutex_destroy(&srv->lock);
 	if (rwlock_ok)

@@ -553,7 +553,7 @@ static void gtime(yajl_gen g, const char *k, int64_t t)
 }
 
 /* Write a parsed JSON value back out (an unchanged sync carries lists over). */
-static void gval(yajl_gen g, yajl_val v)
+void st_json_gen_value(yajl_gen g, yajl_val v)
 {
 	if (!v) {
 		yajl_gen_null(g);
@@ -568,13 +568,13 @@ static void gval(yajl_gen g, yajl_val v)
 	} else if (YAJL_IS_ARRAY(v)) {
 		yajl_gen_array_open(g);
 		for (size_t i = 0; i < v->u.array.len; i++)
-			gval(g, v->u.array.values[i]);
+			st_json_gen_value(g, v->u.array.values[i]);
 		yajl_gen_array_close(g);
 	} else if (YAJL_IS_OBJECT(v)) {
 		yajl_gen_map_open(g);
 		for (size_t i = 0; i < v->u.object.len; i++) {
 			gstr(g, v->u.object.keys[i]);
-			gval(g, v->u.object.values[i]);
+			st_json_gen_value(g, v->u.object.values[i]);
 		}
 		yajl_gen_map_close(g);
 	} else {
@@ -666,7 +666,7 @@ static char *status_json(const sync_run *r, const prev_status *prev, int64_t att
 		static const char *const keep[] = {"counts", "warnings", "unmatched"};
 		for (size_t i = 0; i < ST_ARRAY_LEN(keep); i++) {
 			gstr(g, keep[i]);
-			gval(g, prev_get(prev, keep[i]));
+			st_json_gen_value(g, prev_get(prev, keep[i]));
 		}
 		yajl_gen_map_close(g);
 		goto out;

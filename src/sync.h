@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
 #include "config.h"
 #include "store.h"
 
@@ -50,5 +53,8 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
  * owned by *ret (free with st_source_cfg_clear). */
 int st_source_parse_adhoc(const char *spec, st_source_cfg *ret, st_diag *diag);
 void st_source_cfg_clear(st_source_cfg *s);
+
+/* Write a parsed JSON value (a status record) back out with yajl. */
+void st_json_gen_value(yajl_gen g, yajl_val v);
 
 #endif

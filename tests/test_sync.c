@@ -364,6 +364,17 @@ static void on_done(const char *source, const st_sync_result *res, void *ctx)
 	c->rc[c->done++ % 4] = res->rc;
 }
 
+static st_store *plain_acquire(void *ctx, char *why, size_t cap)
+{
+	(void)why, (void)cap;
+	return ctx;
+}
+
+static void plain_release(void *ctx)
+{
+	(void)ctx;
+}
+
 static void on_stopped(void *ctx)
 {
 	struct sched_ctx *c = ctx;
@@ -387,7 +398,8 @@ static void test_scheduler(void **state)
 	uv_loop_init(&loop);
 	struct sched_ctx c = {.loop = &loop};
 	/* first scheduled run after 50 ms, then every second */
-	st_sched *s = st_sched_new(&loop, f->st, f->dir, cfg, 50);
+	st_sched_store ss = {plain_acquire, plain_release, f->st};
+	st_sched *s = st_sched_new(&loop, ss, f->dir, cfg, 50);
 	c.s = s;
 	assert_int_equal(st_sched_count(s), 2);
 	assert_int_equal(st_sched_trigger(s, "nope", on_done, &c), ST_E_NOTFOUND);
