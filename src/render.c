@@ -526,6 +526,12 @@ int st_render_node(yajl_gen g, st_snap *s, st_id id)
 		gs(g, pv.origin, pv.origin_len);
 		gk(g, "line");
 		yajl_gen_integer(g, pv.line);
+		/* a reference: the source points at the node, another declares it */
+		gk(g, "reference");
+		yajl_gen_bool(g, (pv.flags & ST_PROV_REF) != 0);
+		/* kept from an earlier read because its origin failed to parse */
+		gk(g, "stale");
+		yajl_gen_bool(g, (pv.flags & ST_PROV_STALE) != 0);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
