@@ -77,6 +77,8 @@ typedef enum st_hint_kind {
 	ST_HINT_SERVICE, /* a logical Service or Component */
 	ST_HINT_TEAM,	 /* the owning Team (or User) */
 	ST_HINT_SYSTEM,	 /* a System */
+	ST_HINT_CLOUD_ID, /* the same physical resource as the CloudResource whose `arn`
+			     or `cloud_id` equals the value (billing ResourceId) */
 } st_hint_kind;
 
 typedef struct st_sink st_sink;
@@ -125,6 +127,11 @@ typedef struct st_connector {
 
 extern const st_connector st_connector_git;
 extern const st_connector st_connector_terraform;
+extern const st_connector st_connector_k8s;
+extern const st_connector st_connector_prometheus;
+extern const st_connector st_connector_focus;
+extern const st_connector st_connector_cur;
+extern const st_connector st_connector_gcp_billing;
 
 /* The connector of a kind, or NULL. */
 const st_connector *st_connector_find(const char *kind);

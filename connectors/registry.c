@@ -12,6 +12,11 @@
 const st_connector *const st_connectors[] = {
 	&st_connector_git,
 	&st_connector_terraform,
+	&st_connector_k8s,
+	&st_connector_prometheus,
+	&st_connector_focus,
+	&st_connector_cur,
+	&st_connector_gcp_billing,
 	NULL,
 };
 

@@ -29,6 +29,8 @@ PACKAGES=(
 	libyaml-dev libhttp-parser-dev libssl-dev
 	# tests and tooling
 	libcmocka-dev lmdb-utils git ca-certificates
+	# a real Prometheus server for the Prometheus connector's tests
+	prometheus
 	# benchmarks (bench/run-bench)
 	time
 )

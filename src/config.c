@@ -1189,6 +1189,7 @@ static const char *hint_kind_name(st_hint_kind k)
 	case ST_HINT_SERVICE: return "service";
 	case ST_HINT_TEAM: return "team";
 	case ST_HINT_SYSTEM: return "system";
+	case ST_HINT_CLOUD_ID: return "cloud-id";
 	}
 	return "?";
 }

@@ -28,7 +28,7 @@ typedef struct entity {
 struct st_reconciler {
 	const st_schema *schema;
 	const st_config *cfg;
-	int t_service, t_component, t_team, t_user, t_system;
+	int t_service, t_component, t_team, t_user, t_system, t_cloud;
 	st_strmap ids; /* entity id -> index */
 	entity *ents;
 	size_t n_ents, cap_ents;
@@ -49,6 +49,7 @@ st_reconciler *st_reconciler_new(const st_schema *schema, const st_config *cfg)
 	r->t_team = st_schema_find_node_type(schema, "Team", 4);
 	r->t_user = st_schema_find_node_type(schema, "User", 4);
 	r->t_system = st_schema_find_node_type(schema, "System", 6);
+	r->t_cloud = st_schema_find_node_type(schema, "CloudResource", 13);
 	if (cfg && cfg->strip_suffixes_set) {
 		r->suffixes = (const char *const *)cfg->strip_suffixes;
 		r->n_suffixes = cfg->n_strip_suffixes;
@@ -84,6 +85,8 @@ static char kind_char(const st_reconciler *r, int type)
 		return 'u';
 	if (type == r->t_system)
 		return 'y';
+	if (type == r->t_cloud)
+		return 'c';
 	return 0;
 }
 
@@ -170,8 +173,21 @@ void st_reconciler_add(st_reconciler *r, const char *id, size_t idlen, int type,
 	st_strmap_put(&r->ids, id, idlen, e);
 	const char *name;
 	size_t nlen, ln;
-	entity_name(id, idlen, &name, &nlen);
 	char buf[256];
+	if (k == 'c') {
+		/* a cloud resource is named by its ARN and its provider id */
+		static const char *const keys[] = {"arn", "cloud_id"};
+		for (size_t i = 0; i < ST_ARRAY_LEN(keys); i++) {
+			st_prop p;
+			if (st_props_get(props, props_len, keys[i], strlen(keys[i]), &p) == 1 &&
+			    p.type == ST_P_STRING && p.v.s.len) {
+				lower(p.v.s.p, p.v.s.len, buf, sizeof(buf), &ln);
+				index_key(r, &r->exact, k, buf, ln, e);
+			}
+		}
+		return;
+	}
+	entity_name(id, idlen, &name, &nlen);
 	lower(name, nlen, buf, sizeof(buf), &ln);
 	index_key(r, &r->exact, k, buf, ln, e);
 	ln = st_reconcile_normalise(r, name, nlen, buf, sizeof(buf));
@@ -213,7 +229,7 @@ static int load_ids(const void *ids, size_t n, void *ctx)
 
 int st_reconciler_load(st_reconciler *r, st_snap *s, st_diag *diag)
 {
-	int types[] = {r->t_service, r->t_component, r->t_team, r->t_user, r->t_system};
+	int types[] = {r->t_service, r->t_component, r->t_team, r->t_user, r->t_system, r->t_cloud};
 	for (size_t i = 0; i < ST_ARRAY_LEN(types); i++) {
 		if (types[i] < 0)
 			continue;
@@ -258,6 +274,8 @@ static char hint_char(st_hint_kind kind, const char **value, size_t *vlen)
 		return 's';
 	case ST_HINT_SYSTEM:
 		return 'y';
+	case ST_HINT_CLOUD_ID:
+		return 'c';
 	case ST_HINT_TEAM:
 		if (*vlen > 5 && !strncmp(*value, "user:", 5)) {
 			*value += 5;
@@ -300,6 +318,8 @@ void st_reconcile(const st_reconciler *r, st_hint_kind kind, const char *value, 
 		snprintf(m->how, sizeof(m->how), "name");
 		return;
 	}
+	if (k == 'c')
+		return; /* ids are compared exactly, never normalised */
 	ln = st_reconcile_normalise(r, v, vl, name, sizeof(name));
 	if (lookup(r, &r->norm, k, name, ln, m)) {
 		snprintf(m->how, sizeof(m->how), "normalised '%.60s' -> '%.60s'", buf, name);

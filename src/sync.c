@@ -315,7 +315,7 @@ static int edge_type(const st_schema *s, const char *name)
 
 static void note_unmatched(sync_run *r, const bufhint *h, const char *reason)
 {
-	static const char *const kinds[] = {"service", "team", "system"};
+	static const char *const kinds[] = {"service", "team", "system", "cloud-id"};
 	char buf[700];
 	snprintf(buf, sizeof(buf), "%.200s: %s '%.100s' from %.60s (%.200s): %s", h->id,
 		 kinds[h->kind], h->value, h->rule, h->evidence, reason);
@@ -351,6 +351,7 @@ static int resolve_hints(sync_run *r, st_diag *diag)
 	const st_schema *sc = r->sink.schema;
 	int e_runs = edge_type(sc, "RUNS"), e_defined = edge_type(sc, "DEFINED_IN");
 	int e_owns = edge_type(sc, "OWNS"), e_billed = edge_type(sc, "BILLED_TO");
+	int e_same = edge_type(sc, "SAME_AS");
 	/* objects that got a service link (a team hint then does not bill) */
 	st_strmap serviced = {0};
 	for (int pass = 0; pass < 2; pass++) {
@@ -388,7 +389,13 @@ static int resolve_hints(sync_run *r, st_diag *diag)
 			}
 			int rc = 0;
 			bool linked = false;
-			if (!team) {
+			if (h->kind == ST_HINT_CLOUD_ID) {
+				if (e_same >= 0 &&
+				    st_schema_edge_allows(sc, (size_t)e_same, (size_t)stype, (size_t)m.type)) {
+					rc = link_edge(r, h->id, m.id, e_same, h, m.how, diag);
+					linked = true;
+				}
+			} else if (!team) {
 				if (e_runs >= 0 &&
 				    st_schema_edge_allows(sc, (size_t)e_runs, (size_t)stype, (size_t)m.type)) {
 					rc = link_edge(r, h->id, m.id, e_runs, h, m.how, diag);

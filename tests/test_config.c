@@ -908,8 +908,8 @@ static const bad_case bad_cases[] = {
 	 "t.yaml:2:12: ", "at most 64 bytes"},
 	{"unknown source kind", "sources:\n  - {name: a, kind: gti, location: x}\n",
 	 "t.yaml:2:21: ",
-	 "unknown source kind 'gti' for 'kind' in sources[0] (known: git, terraform); did you "
-	 "mean 'git'?"},
+	 "unknown source kind 'gti' for 'kind' in sources[0] (known: git, terraform, k8s, "
+	 "prometheus, focus, cur, gcp-billing); did you mean 'git'?"},
 	{"missing kind", "sources:\n  - {name: a, location: x}\n",
 	 "t.yaml:2:5: ", "missing required key 'kind' in sources[0]"},
 	{"missing location", "sources:\n  - name: a\n    kind: git\n",
@@ -994,8 +994,8 @@ static const bad_case bad_cases[] = {
 	 "identity:\n  rules:\n    - {name: r, key: \"property:x\", kind: team}\n",
 	 "t.yaml:3:22: ", "invalid rule key 'property:x'"},
 	{"rule source_kind unknown",
-	 "identity:\n  rules:\n    - {name: r, source_kind: k8s, key: tag:x, kind: team}\n",
-	 "t.yaml:3:30: ", "unknown source kind 'k8s' for 'source_kind' in identity.rules[0]"},
+	 "identity:\n  rules:\n    - {name: r, source_kind: kube, key: tag:x, kind: team}\n",
+	 "t.yaml:3:30: ", "unknown source kind 'kube' for 'source_kind' in identity.rules[0]"},
 	{"rule kind unknown", "identity:\n  rules:\n    - {name: r, key: tag:x, kind: owner}\n",
 	 "t.yaml:3:35: ",
 	 "unknown value 'owner' for 'kind' in identity.rules[0] (known: service, team, system)"},

@@ -1,0 +1,5 @@
+/* being written: placeholder so the build is wired */
+int main(void)
+{
+	return 0;
+}
