@@ -26,7 +26,7 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc libc6-dev python3
 	# libraries linked into stacktwin
 	libgit2-dev libcurl4-openssl-dev libyajl-dev liblmdb-dev libuv1-dev
-	libyaml-dev libhttp-parser-dev libssl-dev
+	libyaml-dev libhttp-parser-dev libssl-dev zlib1g-dev
 	# tests and tooling
 	libcmocka-dev lmdb-utils git ca-certificates
 	# a real Prometheus server for the Prometheus connector's tests
