@@ -534,6 +534,8 @@ struct st_batch {
 	const char *status; /* in mem; written under "status:<source>" */
 	size_t status_len;
 	st_status_build_fn status_fn; /* or built at commit, after retirement */
+	uint8_t *cost_keys; /* retire: the cost keys this batch wrote, 10 bytes each, ascending */
+	size_t n_cost_keys;
 	void *status_ctx;
 };
 
@@ -756,6 +758,7 @@ void st_batch_abort(st_batch *b)
 	free(b->ndel.v);
 	free(b->source_name);
 	free(b->keep);
+	free(b->cost_keys);
 	free(b);
 }
 
@@ -1685,7 +1688,18 @@ static int write_costs(st_batch *b, skey *s, uint64_t *ncost, const st_id *gone,
 		MDB_val k = {10, key}, v;
 		size_t total = ne;
 		const uint8_t *data = ents;
-		if (!b->fresh[DB_COST]) {
+		if (b->retire) {
+			/* a complete sync: its facts replace the source's whole key */
+			b->cost_keys = st_xrealloc(b->cost_keys, (b->n_cost_keys + 1) * 10);
+			memcpy(b->cost_keys + b->n_cost_keys++ * 10, key, 10);
+			MDB_val old;
+			rc = b->fresh[DB_COST] ? MDB_NOTFOUND : mdb_get(b->txn, st->dbi[DB_COST], &k, &old);
+			if (rc && rc != MDB_NOTFOUND)
+				break;
+			if (rc == 0)
+				*ncost -= old.mv_size / COST_ENT;
+			rc = 0;
+		} else if (!b->fresh[DB_COST]) {
 			MDB_val old;
 			rc = mdb_get(b->txn, st->dbi[DB_COST], &k, &old);
 			if (rc && rc != MDB_NOTFOUND)
@@ -1750,6 +1764,23 @@ static int retire_action(const st_batch *b, const uint8_t *prov, uint32_t np, ui
 		return np == 1 ? RT_DELETE : RT_DROP_ENTRY;
 	}
 	return RT_KEEP;
+}
+
+/* Did this batch write cost key `key` (binary search; the keys are ascending)? */
+static bool cost_key_written(const st_batch *b, const uint8_t *key)
+{
+	size_t lo = 0, hi = b->n_cost_keys;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(b->cost_keys + mid * 10, key, 10);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 /* Copy a record with its provenance list at prov_off (np entries, count at
@@ -1863,6 +1894,30 @@ static int retire_unseen(st_batch *b, uint32_t rev, uint64_t *ecount, size_t n_e
 		rc = mdb_put(txn, st->dbi[DB_NODES], &nk, &nv, 0);
 		if (cnt && !rc)
 			(*(it->action == RT_MARK_STALE ? &cnt->stale : &cnt->dropped))++;
+	}
+	/* cost facts of this source under keys the batch did not write */
+	if (!rc && !b->fresh[DB_COST]) {
+		if ((rc = mdb_cursor_open(txn, st->dbi[DB_COST], &c)))
+			goto out;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;) {
+			const uint8_t *key = k.mv_data;
+			if (k.mv_size != 10 || get_be16(key + 8) != b->source ||
+			    cost_key_written(b, key)) {
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+				continue;
+			}
+			*ncost -= v.mv_size / COST_ENT;
+			if (cnt)
+				cnt->costs += v.mv_size / COST_ENT;
+			if ((rc = mdb_cursor_del(c, 0)))
+				break;
+			rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+			if (rc == MDB_NOTFOUND || rc == EINVAL)
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
 	}
 out:
 	free(nodes.v);

@@ -117,13 +117,14 @@ int st_batch_node_ref(st_batch *b, const char *id, size_t idlen, int type, const
  * loses that entry; one left without provenance is deleted (a node with its
  * edges and cost facts).  Entries whose origin is in keep_origins (files that
  * failed to parse this time) are kept and flagged ST_PROV_STALE instead.
- * *ret (may be NULL) is filled at commit.  Cost facts are not retired here
- * (a source's facts for a (resource, currency, month) are replaced when it
- * writes that key again). */
+ * *ret (may be NULL) is filled at commit.  Cost facts: the batch's facts
+ * replace the source's stored facts for each (resource, currency, month) it
+ * writes, and the source's facts under keys it does not write are removed. */
 typedef struct st_retire_counts {
 	uint64_t nodes, edges; /* deleted */
 	uint64_t dropped;      /* records that lost this source's entry but stay */
 	uint64_t stale;	       /* entries newly flagged stale */
+	uint64_t costs;	       /* cost facts (resource-days) removed */
 } st_retire_counts;
 int st_batch_retire_unseen(st_batch *b, const char *const *keep_origins, size_t n_keep,
 			   st_retire_counts *ret, st_diag *diag);

@@ -71,6 +71,9 @@ typedef struct sync_run {
 	bufhint *hints;
 	size_t n_hints, cap_hints;
 	char *state;
+	st_strmap runs_of; /* object id -> index into run_targets: the service it RUNS */
+	char **run_targets;
+	size_t n_run_targets;
 	char **warnings; /* first MAX_LISTED messages */
 	size_t n_warnings;
 	char **unmatched; /* first MAX_LISTED, "id: kind 'value' (reason)" */
@@ -400,6 +403,11 @@ static int resolve_hints(sync_run *r, st_diag *diag)
 				    st_schema_edge_allows(sc, (size_t)e_runs, (size_t)stype, (size_t)m.type)) {
 					rc = link_edge(r, h->id, m.id, e_runs, h, m.how, diag);
 					linked = true;
+					r->run_targets = st_xrealloc(r->run_targets,
+								     (r->n_run_targets + 1) * sizeof(char *));
+					r->run_targets[r->n_run_targets] = st_xstrndup(m.id, strlen(m.id));
+					st_strmap_put(&r->runs_of, h->id, strlen(h->id),
+						      (uint32_t)r->n_run_targets++);
 				} else if (e_defined >= 0 &&
 					   st_schema_edge_allows(sc, (size_t)e_defined, (size_t)m.type,
 								 (size_t)stype)) {
@@ -439,6 +447,113 @@ static int resolve_hints(sync_run *r, st_diag *diag)
 	}
 	st_strmap_free(&serviced);
 	return 0;
+}
+
+/* Runtime edges lift to services: a CALLS edge between two objects that this
+ * run linked (RUNS) to two different services also becomes a CALLS edge
+ * between the services, so blast radius and paths see who calls whom at the
+ * logical level.  Several object pairs of one service pair add their rates
+ * (request_rate, error_rate) and keep the highest latency_p99_ms. */
+struct lifted {
+	const char *src, *dst;
+	double req, err, p99;
+	bool has_req, has_err, has_p99;
+	const char *origin;
+	uint32_t line;
+	char evidence[300];
+};
+
+static double prop_float(const uint8_t *props, size_t len, const char *key, bool *has)
+{
+	st_prop p;
+	if (st_props_get(props, len, key, strlen(key), &p) == 1 && p.type == ST_P_FLOAT) {
+		*has = true;
+		return p.v.f;
+	}
+	return 0;
+}
+
+static int lift_calls(sync_run *r, st_diag *diag)
+{
+	if (!r->n_run_targets)
+		return 0;
+	int e_calls = edge_type(r->sink.schema, "CALLS");
+	st_strmap pairs = {0};
+	struct lifted *v = NULL;
+	size_t n = 0, n_edges = r->n_edges; /* link edges appended later are not CALLS */
+	for (size_t i = 0; i < n_edges; i++) {
+		const bufedge *e = &r->edges[i];
+		if (e->type != e_calls)
+			continue;
+		uint32_t a = st_strmap_get(&r->runs_of, e->src, strlen(e->src));
+		uint32_t b = st_strmap_get(&r->runs_of, e->dst, strlen(e->dst));
+		if (a == UINT32_MAX || b == UINT32_MAX)
+			continue;
+		const char *sa = r->run_targets[a], *sb = r->run_targets[b];
+		if (!strcmp(sa, sb))
+			continue; /* calls within one service */
+		char key[600];
+		int kl = snprintf(key, sizeof(key), "%s%c%s", sa, 0, sb);
+		if (kl < 0 || (size_t)kl >= sizeof(key))
+			continue;
+		uint32_t k = st_strmap_get(&pairs, key, (size_t)kl);
+		if (k == UINT32_MAX) {
+			v = st_xrealloc(v, (n + 1) * sizeof(*v));
+			memset(&v[n], 0, sizeof(v[n]));
+			v[n].src = sa;
+			v[n].dst = sb;
+			v[n].origin = e->origin;
+			v[n].line = e->line;
+			snprintf(v[n].evidence, sizeof(v[n].evidence), "%.140s -> %.140s", e->src,
+				 e->dst);
+			st_strmap_put(&pairs, key, (size_t)kl, (uint32_t)n);
+			k = (uint32_t)n++;
+		}
+		struct lifted *l = &v[k];
+		bool h = false;
+		double x = prop_float(e->props, e->props_len, "request_rate", &h);
+		if (h) {
+			l->req += x;
+			l->has_req = true;
+		}
+		h = false;
+		x = prop_float(e->props, e->props_len, "error_rate", &h);
+		if (h) {
+			l->err += x;
+			l->has_err = true;
+		}
+		h = false;
+		x = prop_float(e->props, e->props_len, "latency_p99_ms", &h);
+		if (h && (!l->has_p99 || x > l->p99)) {
+			l->p99 = x;
+			l->has_p99 = true;
+		}
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct lifted *l = &v[i];
+		st_pb_reset(&r->pb);
+		const uint8_t *blob;
+		size_t len;
+		if (st_pb_string(&r->pb, "rule", 4, "runtime-lift", 12) ||
+		    st_pb_string(&r->pb, "evidence", 8, l->evidence, strlen(l->evidence)) ||
+		    (l->has_req && st_pb_float(&r->pb, "request_rate", 12, l->req)) ||
+		    (l->has_err && st_pb_float(&r->pb, "error_rate", 10, l->err)) ||
+		    (l->has_p99 && st_pb_float(&r->pb, "latency_p99_ms", 14, l->p99)) ||
+		    st_pb_finish(&r->pb, &blob, &len, diag)) {
+			rc = st_diag_set(diag, ST_E_INVALID, "lifted CALLS properties");
+			break;
+		}
+		st_loc loc = {l->origin, l->line};
+		r->res->edges--; /* counted as a link, not a connector edge */
+		rc = s_edge(&r->sink, l->src, strlen(l->src), l->dst, strlen(l->dst), e_calls, blob,
+			    len, loc, diag);
+		if (!rc)
+			r->res->links++;
+	}
+	free(v);
+	st_strmap_free(&pairs);
+	return rc;
 }
 
 /* The placeholder type of an undeclared logical entity, from its id. */
@@ -692,6 +807,7 @@ static char *status_json(const sync_run *r, const prev_status *prev, int64_t att
 	gnum(g, "dropped_edges", res->dropped_edges);
 	gnum(g, "retired_nodes", res->retired.nodes);
 	gnum(g, "retired_edges", res->retired.edges);
+	gnum(g, "retired_cost_facts", res->retired.costs);
 	gnum(g, "stale", res->retired.stale);
 	yajl_gen_map_close(g);
 	gstr(g, "warnings");
@@ -778,6 +894,10 @@ static void run_free(sync_run *r)
 	st_strmap_free(&r->declared);
 	st_strmap_free(&r->origins);
 	st_strmap_free(&r->keep);
+	st_strmap_free(&r->runs_of);
+	for (size_t i = 0; i < r->n_run_targets; i++)
+		free(r->run_targets[i]);
+	free(r->run_targets);
 	st_reconciler_free(r->rec);
 	st_pb_free(&r->pb);
 }
@@ -864,7 +984,8 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 		r.b = NULL;
 		goto done;
 	}
-	if ((rc = resolve_hints(&r, diag)) < 0 || (rc = add_edges(&r, diag)) < 0)
+	if ((rc = resolve_hints(&r, diag)) < 0 || (rc = lift_calls(&r, diag)) < 0 ||
+	    (rc = add_edges(&r, diag)) < 0)
 		goto done;
 	/* a complete read: retire what it did not see, keep what failed to parse */
 	{

@@ -684,6 +684,45 @@ static void test_costs(void **state)
 	st_snap_end(s);
 }
 
+static void test_complete_sync_replaces_costs(void **state)
+{
+	fx *f = *state;
+	build_small(f);
+	st_batch *b = begin(f, "billing");
+	add_cost(b, "service:pay", "2026-10-30", 100, 100);
+	add_cost(b, "service:pay", "2026-10-31", 100, 100);
+	add_cost(b, "service:pay", "2026-11-01", 7, 7);
+	add_cost(b, "api:pay", "2026-11-02", 3, 3);
+	commit(b);
+	b = begin(f, "other");
+	add_cost(b, "api:pay", "2026-11-02", 40, 40);
+	commit(b);
+	/* a complete sync of "billing" now holds only 2026-10-31 of service:pay */
+	b = begin(f, "billing");
+	add_cost(b, "service:pay", "2026-10-31", 90, 95);
+	st_diag d;
+	st_retire_counts rc;
+	assert_int_equal(st_batch_retire_unseen(b, NULL, 0, &rc, &d), 0);
+	commit(b);
+	verify(f); /* also checks the stored cost-fact counter */
+	assert_int_equal(rc.costs, 2); /* 2026-11-01 of pay and the api's day */
+	st_snap *s;
+	st_snap_begin(f->st, &s, &d);
+	int64_t t[3] = {0};
+	assert_int_equal(st_snap_costs_of(s, lookup(s, "service:pay"), sum_costs, t), 0);
+	assert_int_equal(t[0], 90); /* 2026-10-30 gone with the rest of the key */
+	assert_int_equal(t[1], 95);
+	assert_int_equal(t[2], 1);
+	memset(t, 0, sizeof(t));
+	assert_int_equal(st_snap_costs_of(s, lookup(s, "api:pay"), sum_costs, t), 0);
+	assert_int_equal(t[0], 40); /* the other source's fact stays */
+	st_stats stt;
+	st_snap_stats(s, &stt);
+	assert_int_equal(stt.costs, 2);
+	st_stats_free(&stt);
+	st_snap_end(s);
+}
+
 static void test_delete_cascades(void **state)
 {
 	fx *f = *state;
@@ -913,6 +952,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_node_ref_keeps_declared_props, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retire_unseen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_complete_sync_replaces_costs, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
