@@ -317,7 +317,7 @@ int st_pb_finish(st_pb *pb, const uint8_t **ret_blob, size_t *ret_len, st_diag *
 void st_props_iter_init(st_props_iter *it, const uint8_t *blob, size_t len)
 {
 	it->p = blob;
-	it->end = blob + len;
+	it->end = blob ? blob + len : blob; /* no arithmetic on NULL (an empty blob) */
 }
 
 static bool skip_bytes(const uint8_t **p, const uint8_t *end, const uint8_t **ret, size_t *ret_len)

@@ -948,17 +948,9 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 		goto done;
 	}
 
-	/* the logical entities known before this run */
+	/* entities the run declares are indexed as they come; those of the store
+	 * only after a complete read (an unchanged source costs no scan) */
 	r.rec = st_reconciler_new(schema, cfg);
-	{
-		st_snap *s;
-		if ((rc = st_snap_begin(st, &s, diag)) < 0)
-			goto done;
-		rc = st_reconciler_load(r.rec, s, diag);
-		st_snap_end(s);
-		if (rc < 0)
-			goto done;
-	}
 	if ((rc = st_batch_begin(st, src->name, &r.b, diag)) < 0)
 		goto done;
 
@@ -983,6 +975,17 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 		st_batch_abort(r.b);
 		r.b = NULL;
 		goto done;
+	}
+	if (r.n_hints) {
+		/* the logical entities known before this run; the run's own
+		 * declarations were added first and win */
+		st_snap *s;
+		if ((rc = st_snap_begin(st, &s, diag)) < 0)
+			goto done;
+		rc = st_reconciler_load(r.rec, s, diag);
+		st_snap_end(s);
+		if (rc < 0)
+			goto done;
 	}
 	if ((rc = resolve_hints(&r, diag)) < 0 || (rc = lift_calls(&r, diag)) < 0 ||
 	    (rc = add_edges(&r, diag)) < 0)
