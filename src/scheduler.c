@@ -30,7 +30,8 @@ typedef struct slot {
 	int64_t last_success;
 	double last_duration_s;
 	int last_rc;
-	waiter *waiters;
+	waiter *waiters;      /* answered when the running sync ends */
+	waiter *next_waiters; /* answered when the queued sync ends */
 } slot;
 
 struct st_sched {
@@ -56,7 +57,9 @@ static void start_next(st_sched *s);
 static void enqueue(st_sched *s, size_t i)
 {
 	slot *sl = &s->slots[i];
-	if (sl->queued || sl->running)
+	/* a source already running is queued again: the running sync may have
+	 * read it before the change that made someone ask */
+	if (sl->queued)
 		return;
 	sl->queued = true;
 	s->queue[(s->q_head + s->q_len++) % s->n] = i;
@@ -119,10 +122,12 @@ static void after_work_cb(uv_work_t *w, int status)
 		sl->last_success = (int64_t)time(NULL);
 	if (res->rc < 0)
 		fprintf(stderr, "stacktwin: sync %s failed: %s\n", sl->src->name, res->error);
+	else if (res->rc == ST_SYNC_UNCHANGED)
+		fprintf(stderr, "stacktwin: sync %s: unchanged in %.2f s\n", sl->src->name,
+			res->duration_s);
 	else
-		fprintf(stderr, "stacktwin: sync %s: %s in %.2f s (revision %llu)\n", sl->src->name,
-			res->rc == ST_SYNC_UNCHANGED ? "unchanged" : "committed", res->duration_s,
-			(unsigned long long)res->revision);
+		fprintf(stderr, "stacktwin: sync %s: committed revision %llu in %.2f s\n",
+			sl->src->name, (unsigned long long)res->revision, res->duration_s);
 	waiter *wt = sl->waiters;
 	sl->waiters = NULL;
 	while (wt) {
@@ -147,6 +152,8 @@ static void start_next(st_sched *s)
 	slot *sl = &s->slots[i];
 	sl->queued = false;
 	sl->running = true;
+	sl->waiters = sl->next_waiters;
+	sl->next_waiters = NULL;
 	s->busy = true;
 	s->work_slot = i;
 	memset(&s->work_res, 0, sizeof(s->work_res));
@@ -197,8 +204,8 @@ int st_sched_trigger(st_sched *s, const char *name, st_sched_done_fn done, void 
 		int already = sl->queued || sl->running;
 		if (done) {
 			waiter *w = st_xmalloc(sizeof(*w));
-			*w = (waiter){done, ctx, sl->waiters};
-			sl->waiters = w;
+			*w = (waiter){done, ctx, sl->next_waiters};
+			sl->next_waiters = w;
 		}
 		enqueue(s, i);
 		return already;
@@ -250,8 +257,8 @@ void st_sched_stop(st_sched *s, void (*on_stopped)(void *ctx), void *ctx)
 		sl->queued = false;
 		st_sync_result res = {.rc = ST_E_BUSY};
 		snprintf(res.error, sizeof(res.error), "not run: the server is stopping");
-		waiter *w = sl->waiters;
-		sl->waiters = NULL;
+		waiter *w = sl->next_waiters;
+		sl->next_waiters = NULL;
 		while (w) {
 			waiter *next = w->next;
 			w->fn(sl->src->name, &res, w->ctx);
@@ -276,11 +283,14 @@ void st_sched_free(st_sched *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
-		waiter *w = s->slots[i].waiters;
-		while (w) {
-			waiter *next = w->next;
-			free(w);
-			w = next;
+		waiter *lists[2] = {s->slots[i].waiters, s->slots[i].next_waiters};
+		for (int k = 0; k < 2; k++) {
+			waiter *w = lists[k];
+			while (w) {
+				waiter *next = w->next;
+				free(w);
+				w = next;
+			}
 		}
 	}
 	free(s->slots);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""openapi_walk.py SPEC PORT READ_TOKEN ADMIN_TOKEN — walk docs/openapi.yaml
-against a running `stacktwin serve` (started by openapi_walk.sh with one token
-of each role) and check that the spec and the server agree.  Python 3
-standard library only.
+"""openapi_walk.py SPEC PORT READ_TOKEN ADMIN_TOKEN [STATE_FILE] — walk
+docs/openapi.yaml against a running `stacktwin serve` (started by
+openapi_walk.sh with one token of each role and one on-demand Terraform source
+named `prod-state`, the example of the sync route, whose state is STATE_FILE)
+and check that the spec and the server agree.  Python 3 standard library only.
 
 The YAML subset
 ---------------
@@ -33,7 +34,9 @@ each; a POST operation is an admin route, marked `x-role: admin`)
      path, `{id}` with its `/` left raw), the answer is 200 with the media type
      of the 200 response (application/json, or text/plain for /metrics) and
      the body (parsed JSON, or the text as a string) validates against its
-     schema; the same with only the required parameters.  The `cursor`
+     schema; the same with only the required parameters, where any success
+     status the operation documents will do (a sync without `wait` is 202,
+     validated against the 202 schema).  The `cursor`
      parameter is never sent from its example: the examples must give more
      than one page, and the walk follows the answer's `next_cursor` once and
      checks that page too;
@@ -45,18 +48,32 @@ each; a POST operation is an admin route, marked `x-role: admin`)
   4. the other method (POST on a GET route, GET on a POST route) is 405 with
      an Allow header naming the route's method;
   5. every operation documents 503 (store unavailable), and those with a
-     cursor also 410 (stale cursor);
-  6. the spec is complete: paths under /api/v1/ that are not in it are 404,
-     and none of its paths is 404.
+     cursor also 410 (stale cursor), those with a path parameter or a
+     required node id also 404; every response but a success (2xx) is
+     application/problem+json with the Problem schema;
+  6. the spec is complete: paths under /api/v1/ that are not in it are 404
+     (for paths under /api/v1/sources/, which only take POST, with POST),
+     and none of its paths is 404;
+  7. the source routes beyond the generic walk: the sync with `wait=true`
+     really ran (the walk's first sync committed a revision; the same state
+     again is unchanged); `wait=false` is 202; GET /api/v1/sources lists `prod-state` as configured
+     and on demand, with a status record that validates against the schema;
+     an unknown source is 404, a bad name, a bad `wait` or another parameter
+     400; the sync metrics name the source; and, given STATE_FILE, a broken
+     state is a 200 with result `failed` (and a failed status record) that
+     validate too, after which the state is put back and syncs again.
 The JSON Schema validator knows the keywords the spec uses: $ref (local),
 type (a name or a list of names, the list is how null is allowed), required,
 properties, additionalProperties (a schema), items, enum, minimum, maximum,
-minLength, pattern, format (date, date-time).
+minLength, pattern, format (date, date-time), oneOf (a list of schemas, exactly
+one must match: `[{$ref: X}, {type: "null"}]` is how an object or null is
+written).
 """
 import http.client
 import json
 import re
 import sys
+import time
 import urllib.parse
 
 # ------------------------------------------------------------ YAML subset
@@ -223,7 +240,8 @@ def _is_type(v, t):
 
 
 KNOWN = {'$ref', 'type', 'required', 'properties', 'additionalProperties', 'items', 'enum',
-         'minimum', 'maximum', 'minLength', 'format', 'description', 'default', 'pattern'}
+         'minimum', 'maximum', 'minLength', 'format', 'description', 'default', 'pattern',
+         'oneOf'}
 DATE = re.compile(r'\d{4}-\d{2}-\d{2}$')
 DATETIME = re.compile(r'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$')
 
@@ -235,6 +253,14 @@ def validate(spec, schema, v, where='$'):
     if unknown:
         raise SpecError('schema at %s uses unsupported keywords %s' % (where, sorted(unknown)))
     errs = []
+    if 'oneOf' in schema:
+        results = [validate(spec, sub, v, '%s<oneOf %d>' % (where, i))
+                   for i, sub in enumerate(schema['oneOf'])]
+        matched = sum(1 for r in results if not r)
+        if matched != 1:
+            errs.append('%s: matches %d of the oneOf schemas, not exactly one' % (where, matched))
+            if not matched:
+                errs += [e for r in results for e in r]
     if 'type' in schema:
         types = schema['type'] if isinstance(schema['type'], list) else [schema['type']]
         if not any(_is_type(v, t) for t in types):
@@ -274,11 +300,153 @@ def validate(spec, schema, v, where='$'):
             errs += validate(spec, schema['items'], x, '%s[%d]' % (where, i))
     return errs
 
+# ------------------------------------------------------------ source routes
+
+SYNC = '/api/v1/sources/{name}/sync'
+SOURCE = 'prod-state'  # the walk's source, the example of the sync route
+
+
+def check_sources(spec, paths, docs, req, check, check_problem, read, admin, state_file):
+    """Check 7 of the module docstring (after the generic walk)."""
+
+    def doc_ok(name, r, b, status, schema):
+        doc, errs = None, []
+        ok = r.status == status and (r.getheader('Content-Type') or '').startswith('application/json')
+        if ok:
+            try:
+                doc = json.loads(b)
+                errs = validate(spec, {'$ref': '#/components/schemas/' + schema}, doc)
+            except ValueError as e:
+                errs = [str(e)]
+        check(name, ok and not errs, (r.status, errs or b))
+        return doc if ok and not errs else None
+
+    def sources():
+        r, b = req('/api/v1/sources', read)
+        return doc_ok('GET /api/v1/sources: 200 Sources', r, b, 200, 'Sources')
+
+    def entry(doc):
+        return {e['source']: e for e in doc['sources']}.get(SOURCE) if doc else None
+
+    def idle():
+        # wait for syncs queued by the walk (202) to end: later checks
+        # expect a fresh sync of their own
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            r, b = req('/api/v1/sources', read)
+            if r.status == 200:
+                e = {e['source']: e for e in json.loads(b)['sources']}.get(SOURCE)
+                if e and not e['running'] and not e['queued']:
+                    return True
+            time.sleep(0.05)
+        check('the walk\'s syncs of %s end within 20 s' % SOURCE, False)
+        return False
+
+    check('spec: %s and /api/v1/sources are documented' % SYNC, SYNC in paths and '/api/v1/sources' in paths)
+    if SYNC not in paths or '/api/v1/sources' not in paths:
+        return
+    example = {p['name']: p.get('example') for p in
+               (resolve(spec, x) for x in paths[SYNC]['post'].get('parameters', []))}
+    check('spec: the sync route\'s example is the walk\'s source %r' % SOURCE, example.get('name') == SOURCE, example)
+    first = docs.get(SYNC)
+    check('first sync with wait=true (the walk\'s own): result committed at a revision',
+          isinstance(first, dict) and first.get('source') == SOURCE and first.get('result') == 'committed'
+          and isinstance(first.get('revision'), int) and first.get('error') is None, first)
+    url = '/api/v1/sources/%s/sync' % SOURCE
+    idle()
+
+    r, b = req(url + '?wait=false', admin, 'POST')
+    q = doc_ok('POST sync?wait=false: 202 SyncQueued', r, b, 202, 'SyncQueued')
+    check('wait=false: the sync is queued now', q and q['source'] == SOURCE and q['queued'] is True
+          and q['already_queued_or_running'] is False, q)
+    r, b = req(url + '?wait=0', admin, 'POST')
+    q = doc_ok('POST sync?wait=0 right after: 202 SyncQueued', r, b, 202, 'SyncQueued')
+    check('a second request while that one is queued or running: not queued twice',
+          q is None or q['queued'] != q['already_queued_or_running'], q)
+    r, b = req(url + '?wait=1', admin, 'POST')
+    res = doc_ok('POST sync?wait=1: 200 SyncResult', r, b, 200, 'SyncResult')
+    check('the same state again: unchanged, no revision',
+          res and res['result'] == 'unchanged' and res['revision'] is None and res['error'] is None, res)
+
+    doc = sources()
+    e = entry(doc)
+    check('GET /api/v1/sources lists %s: configured, on demand, idle' % SOURCE,
+          e and e['configured'] is True and e['schedule_seconds'] is None and e['next_run'] is None
+          and e['running'] is False and e['queued'] is False, e)
+    st = e and e['status']
+    check('its status record: the source, kind terraform, result unchanged, the first sync\'s revision',
+          isinstance(st, dict) and st['source'] == SOURCE and st['kind'] == 'terraform'
+          and st['result'] == 'unchanged' and st['last_error'] is None and isinstance(first, dict)
+          and st['revision'] == first.get('revision') and st['last_success'] is not None, st)
+
+    r, b = req('/api/v1/sources/nope/sync?wait=true', admin, 'POST')
+    check_problem('POST sync of a source not in the config: 404', r, b, 404)
+    check('the 404 names the source', b'nope' in b, b)
+    for bad in ('/api/v1/sources/a%2Fb/sync', '/api/v1/sources/a/b/sync', '/api/v1/sources/%00/sync',
+                '/api/v1/sources/a%zz/sync', url + '?wait=maybe', url + '?wait=', url + '?wait=true&wait=true',
+                url + '?wait=true&x=1', url + '?x=1'):
+        r, b = req(bad, admin, 'POST')
+        check_problem('POST %s: 400' % bad, r, b, 400)
+    r, b = req(url.replace(SOURCE, urllib.parse.quote(SOURCE, safe='').replace('-', '%2D')) + '?wait=true',
+               admin, 'POST')
+    res = doc_ok('POST sync with the name percent-encoded: 200', r, b, 200, 'SyncResult')
+    check('  ... of the same source', res and res['source'] == SOURCE, res)
+    r, b = req('/api/v1/sources?x=1', read)
+    check_problem('GET /api/v1/sources?x=1: 400', r, b, 400)
+    r, b = req('/api/v1/sources', read, 'POST')
+    check_problem('POST /api/v1/sources: 405', r, b, 405)
+    check('  ... Allow: GET, HEAD', r.getheader('Allow') == 'GET, HEAD', r.getheader('Allow'))
+    r, b = req(url, None, 'POST')
+    check_problem('POST sync without a token: 401', r, b, 401)
+    r, b = req(url + '?wait=true', read, 'POST')
+    check_problem('POST sync with the read token: 403', r, b, 403)
+    check('  ... naming the admin role', b'admin' in b, b)
+
+    r, b = req('/metrics', read)
+    text = b.decode('utf-8', 'replace')
+    for m in ('stacktwin_source_last_success_timestamp_seconds', 'stacktwin_source_staleness_seconds',
+              'stacktwin_source_last_sync_duration_seconds', 'stacktwin_source_up',
+              'stacktwin_source_sync_running', 'stacktwin_source_syncs_total',
+              'stacktwin_source_sync_failures_total'):
+        check('/metrics: %s{source="%s"}' % (m, SOURCE), '\n%s{source="%s"} ' % (m, SOURCE) in text)
+    check('/metrics: route labels sources and source-sync',
+          'route="sources",code="200"' in text and 'route="source-sync",code="202"' in text
+          and 'route="source-sync",code="200"' in text)
+
+    if not state_file:
+        return
+    # a broken state: the sync fails, which is still a 200 with the result
+    with open(state_file, encoding='utf-8') as f:
+        good = f.read()
+    with open(state_file, 'w', encoding='utf-8') as f:
+        f.write('{"version":4,"serial":9,"resources":[{"mode":')
+    try:
+        r, b = req(url + '?wait=true', admin, 'POST')
+        res = doc_ok('POST sync of a broken state: 200 SyncResult', r, b, 200, 'SyncResult')
+        check('  ... result failed, no revision, the error names the file',
+              res and res['result'] == 'failed' and res['revision'] is None
+              and 'tfstate' in (res['error'] or ''), res)
+        e = entry(sources())
+        st = e and e['status']
+        check('the failed status record: result failed, last_error, last_success kept',
+              isinstance(st, dict) and st['result'] == 'failed' and isinstance(st['last_error'], str)
+              and st['last_success'] is not None, st)
+        r, b = req('/metrics', read)
+        check('/metrics: the source is down after the failure',
+              '\nstacktwin_source_up{source="%s"} 0\n' % SOURCE in b.decode('utf-8', 'replace'))
+    finally:
+        with open(state_file, 'w', encoding='utf-8') as f:
+            f.write(good)
+    r, b = req(url + '?wait=true', admin, 'POST')
+    res = doc_ok('POST sync of the state put back: 200 SyncResult', r, b, 200, 'SyncResult')
+    check('  ... not failed', res and res['result'] in ('committed', 'unchanged'), res)
+
 # ------------------------------------------------------------------ walk
 
 
 def main():
     spec_path, port, token, admin_token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    state_file = sys.argv[5] if len(sys.argv) > 5 else None
     with open(spec_path, encoding='utf-8') as f:
         spec = parse_yaml(f.read())
     conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
@@ -327,6 +495,7 @@ def main():
     paths = spec['paths']
     check('spec has paths', len(paths) >= 10, list(paths))
     concrete = {}
+    docs = {}  # the answer with every example, per path
     for path, item in paths.items():
         check('%s: one operation, GET or POST' % path, len(item) == 1 and set(item) <= {'get', 'post'}, sorted(item))
         method = 'POST' if 'post' in item else 'GET'
@@ -346,38 +515,46 @@ def main():
         need = {'200', '400', '405', '503'} | (set() if public else {'401', '403'}) | \
             ({'410'} if has_cursor else set()) | \
             ({'404'} if any(p['required'] and p['name'] in ('id', 'from', 'to') and
-                            resolve(spec, p['schema']).get('format') != 'date' for p in params) else set())
+                            resolve(spec, p['schema']).get('format') != 'date' or p['in'] == 'path'
+                            for p in params) else set())
         check('%s: responses %s documented' % (path, sorted(need)), need <= set(responses), sorted(responses))
+        successes = sorted(c for c in responses if c.startswith('2'))
         for code, resp in responses.items():
             resp = resolve(spec, resp)
-            if code != '200' and not (public and code == '503'):
+            if code in successes:
+                check('%s %s: a JSON or text document' % (path, code), 'content' in resp and len(resp['content']) == 1)
+            elif not (public and code == '503'):
                 check('%s %s: application/problem+json Problem' % (path, code),
                       resp['content']['application/problem+json']['schema'] == problem_schema)
         content = resolve(spec, responses['200'])['content']
         check('%s: one media type for 200' % path, len(content) == 1, sorted(content))
         media, = content
-        ok_schema = content[media]['schema']
 
         qparams = [p for p in params if p['in'] == 'query']
         pparams = {p['name']: p['example'] for p in params if p['in'] == 'path'}
         concrete[path] = url(path, {}, pparams)
 
-        def ok_call(name, qs):
-            # The Content-Type's media type must be the spec's (parameters
-            # such as charset may be added); JSON is parsed, text is a string.
+        def ok_call(name, qs, codes=('200',)):
+            # The status must be one of codes, the Content-Type's media type
+            # that of its response in the spec (parameters such as charset
+            # may be added); JSON is parsed, text is a string.
             r, b = req(url(path, qs, pparams), auth, method)
             ctype = (r.getheader('Content-Type') or '').split(';')[0].strip()
-            good = r.status == 200 and ctype == media.split(';')[0].strip()
+            code = str(r.status)
+            good = code in codes
             errs = []
             doc = None
             if good:
+                (want, mt), = resolve(spec, responses[code])['content'].items()
+                good = ctype == want.split(';')[0].strip()
+            if good:
                 try:
                     doc = json.loads(b) if ctype == 'application/json' else b.decode('utf-8')
-                    errs = validate(spec, ok_schema, doc)
+                    errs = validate(spec, mt['schema'], doc)
                 except ValueError as e:
                     errs = [str(e)]
-            check('%s %s: 200 and the body matches the schema' % (path, name),
-                  good and not errs, (r.status, errs or b))
+            check('%s %s: %s and the body matches the schema' % (path, name, ' or '.join(codes)),
+                  good and not errs, (r.status, ctype, errs or b))
             return doc
 
         examples = {p['name']: p['example'] for p in qparams if p['name'] != 'cursor'}
@@ -388,7 +565,8 @@ def main():
             check('%s: the examples give more than one page (next_cursor)' % path, isinstance(nxt, str), doc)
             if isinstance(nxt, str):
                 ok_call('following next_cursor', dict(examples, cursor=nxt))
-        ok_call('with the required parameters only', {k: examples[k] for k in required})
+        docs[path] = doc
+        ok_call('with the required parameters only', {k: examples[k] for k in required}, successes)
 
         r, b = req(url(path, examples, pparams), method=method)
         if public:
@@ -412,16 +590,26 @@ def main():
         check('%s %s: Allow header names %s' % (path, other, method), method in (r.getheader('Allow') or ''),
               r.getheader('Allow'))
 
+    check_sources(spec, paths, docs, req, check, check_problem, bearer(token), bearer(admin_token),
+                  state_file)
+
     # Completeness: the server answers nothing under /api/v1/ that the spec leaves out.
     for extra in ('/api/v1/', '/api/v1', '/api/v1/nodes', '/api/v1/blast_radius',
                   '/api/v1/neighbour', '/api/v1/stats/', '/api/v1/Stats', '/api/v1/owner',
                   '/api/v1/costs', '/api/v1/paths', '/api/v1/metrics', '/api/v1/healthz',
                   '/api/v1/admin', '/api/v1/admin/', '/api/v1/admin/sync', '/api/v1/whoami/',
-                  '/api/v1/node/x'):
+                  '/api/v1/node/x', '/api/v1/source', '/api/v1/sourcez'):
         if extra in paths:
             continue
         r, b = req(extra, bearer(admin_token))
         check_problem('%s (not in the spec): 404' % extra, r, b, 404)
+    # Under /api/v1/sources/ only POST is taken (any other method is 405), so
+    # the paths there that are not the sync route are tried with POST.
+    for extra in ('/api/v1/sources/', '/api/v1/sources/prod-state', '/api/v1/sources//sync',
+                  '/api/v1/sources/sync', '/api/v1/sources/prod-state/sync/',
+                  '/api/v1/sources/prod-state/synced', '/api/v1/sources/prod-state/status'):
+        r, b = req(extra, bearer(admin_token), 'POST')
+        check_problem('POST %s (not in the spec): 404' % extra, r, b, 404)
     for path in paths:
         r, b = req(concrete[path], bearer(admin_token))
         check('%s (in the spec) is a route: not 404' % path, r.status != 404, (r.status, b))
