@@ -73,7 +73,8 @@ static void on_timer(uv_timer_t *t)
 	if (s->stopping)
 		return;
 	sl->next_run = (int64_t)time(NULL) + (int64_t)sl->src->schedule_s;
-	enqueue(s, (size_t)(sl - s->slots));
+	if (!sl->running) /* a schedule does not pile up behind a long sync */
+		enqueue(s, (size_t)(sl - s->slots));
 }
 
 static void work_cb(uv_work_t *w)

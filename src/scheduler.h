@@ -39,9 +39,13 @@ typedef struct st_sched_store {
 st_sched *st_sched_new(uv_loop_t *loop, st_sched_store store, const char *store_dir,
 		       const st_config *cfg, uint64_t initial_delay_ms);
 
-/* Queue a sync of source `name` now.  0 queued; 1 already queued or running
- * (the caller's callback is still called when that one ends); ST_E_NOTFOUND
- * unknown source; ST_E_BUSY while stopping. */
+/* Queue a sync of source `name` now; done (may be NULL) is called when the
+ * sync that serves this request ends.  A source already queued is not queued
+ * twice (the request joins that run); a source running now is queued again
+ * behind it, since the running sync may have read the source before the
+ * change that made someone ask.  Returns 0 when nothing of the source was
+ * queued or running, 1 when something was; ST_E_NOTFOUND unknown source;
+ * ST_E_BUSY while stopping. */
 int st_sched_trigger(st_sched *s, const char *name, st_sched_done_fn done, void *ctx);
 
 /* State of one source for GET /api/v1/sources and /metrics. */

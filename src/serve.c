@@ -1781,7 +1781,7 @@ static void trigger_sync(struct server *srv, st_http_request *req, const struct 
 	gkey(g, "source");
 	gkey(g, name);
 	gkey(g, "queued");
-	yajl_gen_bool(g, r == 0);
+	yajl_gen_bool(g, true);
 	gkey(g, "already_queued_or_running");
 	yajl_gen_bool(g, r == 1);
 	yajl_gen_map_close(g);
