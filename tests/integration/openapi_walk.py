@@ -361,8 +361,10 @@ def check_sources(spec, paths, docs, req, check, check_problem, read, admin, sta
           and q['already_queued_or_running'] is False, q)
     r, b = req(url + '?wait=0', admin, 'POST')
     q = doc_ok('POST sync?wait=0 right after: 202 SyncQueued', r, b, 202, 'SyncQueued')
-    check('a second request while that one is queued or running: not queued twice',
-          q is None or q['queued'] != q['already_queued_or_running'], q)
+    # the first may have finished already (a tiny state): joining a queued run
+    # and queueing behind a running one are checked in tests/test_sync.c
+    check('a second request right after: queued (a fresh run, or joined/behind the first)',
+          q is not None and q['queued'] is True and isinstance(q['already_queued_or_running'], bool), q)
     r, b = req(url + '?wait=1', admin, 'POST')
     res = doc_ok('POST sync?wait=1: 200 SyncResult', r, b, 200, 'SyncResult')
     check('the same state again: unchanged, no revision',
