@@ -280,6 +280,33 @@ static void test_sync_references_and_config_rules(void **state)
 	st_config_free(cfg);
 }
 
+static void test_sync_lifts_runtime_calls(void **state)
+{
+	fx *f = *state;
+	import_text(f, "{\"id\":\"service:frontend\",\"type\":\"Service\",\"props\":{}}\n"
+		       "{\"id\":\"service:checkout\",\"type\":\"Service\",\"props\":{}}\n");
+	st_source_cfg src = {0};
+	src.name = (char *)"runtime";
+	src.kind = (char *)"prometheus";
+	src.location = (char *)ST_SOURCE_ROOT "/tests/data/prometheus/saved_otel.json";
+	st_config *cfg = st_config_new();
+	st_sync_result res;
+	assert_int_equal(sync_src(f, cfg, &src, &res), 0);
+	char buf[256];
+	/* workload:frontend -> workload:checkout, both linked: lifted to the services */
+	edge_prop(f, "service:frontend", "CALLS", "service:checkout", "rule", buf, sizeof(buf));
+	assert_string_equal(buf, "runtime-lift");
+	edge_prop(f, "service:frontend", "CALLS", "service:checkout", "evidence", buf, sizeof(buf));
+	assert_string_equal(buf, "workload:frontend -> workload:checkout");
+	edge_prop(f, "workload:frontend", "RUNS", "service:frontend", "rule", buf, sizeof(buf));
+	assert_string_equal(buf, "otel-service-graph");
+	/* a workload without a service (payments is not declared): no lifted edge */
+	edge_prop(f, "service:checkout", "CALLS", "service:payments", "rule", buf, sizeof(buf));
+	assert_string_equal(buf, "(no edge)");
+	assert_true(res.links >= 3);
+	st_config_free(cfg);
+}
+
 static void test_reconcile_tiers(void **state)
 {
 	fx *f = *state;
@@ -464,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_links_retires_and_keeps_last_good, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sync_references_and_config_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_lifts_runtime_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_tiers, setup, teardown),
 		cmocka_unit_test(test_adhoc_source_names),
 		cmocka_unit_test_setup_teardown(test_scheduler, setup, teardown),
