@@ -220,7 +220,7 @@ static void om_counter(FILE *f, const char *name, const char *labels, double rat
 static void om_histogram(FILE *f, const char *fam, const char *labels, const char *const *le,
 			 const double *rates, size_t n)
 {
-	char name[160], lab[512];
+	char name[160], lab[1100];
 	snprintf(name, sizeof(name), "%s_bucket", fam);
 	for (size_t b = 0; b < n; b++) {
 		snprintf(lab, sizeof(lab), "%s,le=\"%s\"", labels, le[b]);
