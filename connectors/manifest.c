@@ -1,6 +1,9 @@
 /*
- * manifest.c — Kubernetes manifests (declared deployments) to source-layer
- * facts; manifest.h has the contract, docs/catalog.md the mapping.
+ * manifest.c — Kubernetes objects to source-layer facts: manifests in Git
+ * (declared deployments) and the objects the Kubernetes connector reads from
+ * a cluster (which adds ReplicaSets, Pods, Nodes, ownerReferences and the
+ * cluster's own node); manifest.h has the contract, docs/catalog.md the
+ * mapping.
  *
  * Reading and emitting are separate on purpose: st_manifests_add turns one
  * YAML file into small owned objects (kobj) and keeps them in the set, all
@@ -32,9 +35,19 @@ typedef struct kvs {
 	size_t n;
 } kvs;
 
+typedef struct kowner {
+	st_k8s_kind kind;
+	bool controller;
+	char *name, *uid;
+} kowner;
+
 typedef struct kobj {
 	st_k8s_kind kind;
 	char *name, *ns, *uid, *image, *service_type;
+	char *phase, *node_name, *provider_id;
+	kowner *owners; /* only those of a known kind */
+	size_t n_owners;
+	bool has_owner; /* any ownerReference at all */
 	kvs labels, ann, pod, sel;
 	char **hosts, **backends;
 	size_t n_hosts, n_backends;
@@ -55,16 +68,33 @@ struct st_manifests {
 	kobj *objs;
 	size_t n_objs, cap_objs;
 	size_t skipped, ignored;
+	bool declare_cluster, complete;
+	char *cluster_origin, *server, *version;
 };
 
 static const char *const kind_names[ST_K8S_KIND_COUNT] = {
-	"Namespace", "Deployment", "StatefulSet", "DaemonSet",
-	"Job",	     "CronJob",	   "Service",	  "Ingress",
+	"Namespace", "Deployment", "StatefulSet", "DaemonSet", "Job",  "CronJob",
+	"Service",   "Ingress",	   "ReplicaSet",  "Pod",       "Node",
 };
 static const char *const node_type_names[ST_K8S_KIND_COUNT] = {
 	"KubernetesNamespace", "KubernetesDeployment", "KubernetesStatefulSet",
 	"KubernetesDaemonSet", "KubernetesJob",	       "KubernetesCronJob",
-	"KubernetesService",   "KubernetesIngress",
+	"KubernetesService",   "KubernetesIngress",    "KubernetesReplicaSet",
+	"KubernetesPod",       "KubernetesNode",
+};
+/* accepted apiVersion groups, '|'-separated; "" = core */
+static const char *const kind_groups[ST_K8S_KIND_COUNT] = {
+	"",
+	"apps|extensions",
+	"apps",
+	"apps|extensions",
+	"batch",
+	"batch",
+	"",
+	"networking.k8s.io|extensions",
+	"apps|extensions",
+	"",
+	"",
 };
 
 const char *st_k8s_kind_name(st_k8s_kind k)
@@ -72,9 +102,40 @@ const char *st_k8s_kind_name(st_k8s_kind k)
 	return (unsigned)k < ST_K8S_KIND_COUNT ? kind_names[k] : NULL;
 }
 
+/* Workloads: objects with a pod template (replicas, image). */
 static bool is_workload(st_k8s_kind k)
 {
-	return k >= ST_K8S_DEPLOYMENT && k <= ST_K8S_CRONJOB;
+	return (k >= ST_K8S_DEPLOYMENT && k <= ST_K8S_CRONJOB) || k == ST_K8S_REPLICASET;
+}
+
+/* The kind of (kind, group) over the first n_kinds kinds, or -1. */
+static int kind_lookup(const char *kind, size_t kl, const char *api, size_t al, size_t n_kinds)
+{
+	const char *slash = memchr(api, '/', al);
+	size_t glen = slash ? (size_t)(slash - api) : 0;
+	for (size_t i = 0; i < n_kinds; i++) {
+		if (strlen(kind_names[i]) != kl || memcmp(kind_names[i], kind, kl))
+			continue;
+		const char *g = kind_groups[i];
+		for (;;) {
+			const char *bar = strchr(g, '|');
+			size_t l = bar ? (size_t)(bar - g) : strlen(g);
+			if (l == glen && !memcmp(g, api, l))
+				return (int)i;
+			if (!bar)
+				return -1;
+			g = bar + 1;
+		}
+	}
+	return -1;
+}
+
+int st_k8s_kind_find(const char *name, const char *api_version, bool live)
+{
+	if (!name || !api_version)
+		return -1;
+	return kind_lookup(name, strlen(name), api_version, strlen(api_version),
+			   live ? ST_K8S_KIND_COUNT : ST_K8S_REPLICASET);
 }
 
 /* ---- owned objects -------------------------------------------------------- */
@@ -130,6 +191,14 @@ static void kobj_free(kobj *o)
 	free(o->uid);
 	free(o->image);
 	free(o->service_type);
+	free(o->phase);
+	free(o->node_name);
+	free(o->provider_id);
+	for (size_t i = 0; i < o->n_owners; i++) {
+		free(o->owners[i].name);
+		free(o->owners[i].uid);
+	}
+	free(o->owners);
 	kvs_free(&o->labels);
 	kvs_free(&o->ann);
 	kvs_free(&o->pod);
@@ -182,7 +251,43 @@ void st_manifests_free(st_manifests *m)
 	}
 	free(m->files);
 	free(m->cluster);
+	free(m->cluster_origin);
+	free(m->server);
+	free(m->version);
 	free(m);
+}
+
+size_t st_manifests_count(const st_manifests *m)
+{
+	return m ? m->n_objs : 0;
+}
+
+void st_manifests_truncate(st_manifests *m, size_t n)
+{
+	if (!m)
+		return;
+	while (m->n_objs > n)
+		kobj_free(&m->objs[--m->n_objs]);
+}
+
+void st_manifests_set_complete(st_manifests *m)
+{
+	if (m)
+		m->complete = true;
+}
+
+void st_manifests_declare_cluster(st_manifests *m, const char *origin, const char *server,
+				  const char *version)
+{
+	if (!m)
+		return;
+	m->declare_cluster = true;
+	free(m->cluster_origin);
+	free(m->server);
+	free(m->version);
+	m->cluster_origin = origin ? st_xstrndup(origin, strlen(origin)) : NULL;
+	m->server = server ? st_xstrndup(server, strlen(server)) : NULL;
+	m->version = version ? st_xstrndup(version, strlen(version)) : NULL;
 }
 
 static char *ctx_origin(const st_parse_ctx *ctx)
@@ -436,36 +541,13 @@ static int read_ingress(reader *R, yaml_document_t *d, const yaml_node_t *spec, 
 	return 0;
 }
 
-/* The kind of an object by kind and apiVersion group, or -1 (skipped). */
+/* The kind of an object by kind and apiVersion group, or -1 (skipped).  YAML
+ * files declare; ReplicaSets, Pods and Nodes are what controllers make, so
+ * they are skipped like any other kind. */
 static int object_kind(const yaml_node_t *api, const yaml_node_t *kind)
 {
-	static const struct {
-		const char *kind;
-		const char *groups; /* accepted groups, '|'-separated; "" = core */
-	} table[ST_K8S_KIND_COUNT] = {
-		{"Namespace", ""},	 {"Deployment", "apps|extensions"},
-		{"StatefulSet", "apps"}, {"DaemonSet", "apps|extensions"},
-		{"Job", "batch"},	 {"CronJob", "batch"},
-		{"Service", ""},	 {"Ingress", "networking.k8s.io|extensions"},
-	};
-	const char *a = st__ytext(api), *slash = memchr(a, '/', st__ylen(api));
-	size_t glen = slash ? (size_t)(slash - a) : 0;
-	for (size_t i = 0; i < ST_K8S_KIND_COUNT; i++) {
-		if (strlen(table[i].kind) != st__ylen(kind) ||
-		    memcmp(table[i].kind, st__ytext(kind), st__ylen(kind)))
-			continue;
-		const char *g = table[i].groups;
-		for (;;) {
-			const char *bar = strchr(g, '|');
-			size_t l = bar ? (size_t)(bar - g) : strlen(g);
-			if (l == glen && !memcmp(g, a, l))
-				return (int)i;
-			if (!bar)
-				return -1;
-			g = bar + 1;
-		}
-	}
-	return -1;
+	return kind_lookup(st__ytext(kind), st__ylen(kind), st__ytext(api), st__ylen(api),
+			   ST_K8S_REPLICASET);
 }
 
 static int read_object(reader *R, yaml_document_t *d, yaml_node_t *root, uint32_t line, bool top);
@@ -697,8 +779,26 @@ int st_manifests_add_object(st_manifests *m, const st_parse_ctx *ctx, const st_k
 		  .has_replicas = obj->has_replicas,
 		  .replicas = obj->replicas,
 		  .line = obj->line};
-	if (obj->kind != ST_K8S_NAMESPACE)
+	if (obj->kind != ST_K8S_NAMESPACE && obj->kind != ST_K8S_NODE)
 		o.ns = dup_or_null(obj->ns && obj->ns[0] ? obj->ns : "default");
+	o.phase = dup_or_null(obj->phase);
+	o.node_name = dup_or_null(obj->node_name);
+	o.provider_id = dup_or_null(obj->provider_id);
+	o.has_owner = obj->n_owners > 0;
+	for (size_t i = 0; i < obj->n_owners; i++) {
+		const st_k8s_owner *w = &obj->owners[i];
+		int k = -1;
+		for (size_t j = 0; w->kind && j < ST_K8S_KIND_COUNT; j++)
+			if (!strcmp(kind_names[j], w->kind))
+				k = (int)j;
+		if (k < 0 || !w->name || !valid_k8s_name(w->name, strlen(w->name)))
+			continue;
+		o.owners = st_xrealloc(o.owners, (o.n_owners + 1) * sizeof(*o.owners));
+		o.owners[o.n_owners++] = (kowner){.kind = (st_k8s_kind)k,
+						  .controller = w->controller,
+						  .name = dup_or_null(w->name),
+						  .uid = dup_or_null(w->uid)};
+	}
 	kvs_copy(&o.labels, obj->labels, obj->n_labels);
 	kvs_copy(&o.ann, obj->annotations, obj->n_annotations);
 	kvs_copy(&o.pod, obj->pod_labels, obj->n_pod_labels);
@@ -722,7 +822,7 @@ typedef struct emitter {
 	st_sink *sink;
 	st_diag *diag;
 	int nt[ST_K8S_KIND_COUNT], nt_cluster, nt_repo;
-	int et_scoped, et_declared, et_selects, et_routes;
+	int et_scoped, et_declared, et_selects, et_routes, et_controlled, et_runs_on;
 	st_pb pb;
 	st_manifests_stats st;
 } emitter;
@@ -734,6 +834,8 @@ static char *obj_id(const st_manifests *m, const kobj *o)
 	char *id = st_xmalloc(n);
 	if (o->kind == ST_K8S_NAMESPACE)
 		snprintf(id, n, "k8s:%s/%s", m->cluster, o->name);
+	else if (o->kind == ST_K8S_NODE)
+		snprintf(id, n, "k8s:%s/Node/%s", m->cluster, o->name);
 	else
 		snprintf(id, n, "k8s:%s/%s/%s/%s", m->cluster, o->ns, kind_names[o->kind], o->name);
 	return id;
@@ -797,7 +899,25 @@ static int do_node(emitter *E, const char *id, int type, st_loc loc)
 	return r;
 }
 
-/* One node per namespace (declared first, then merely used), each SCOPED_IN
+typedef struct wl {
+	const char *ns;
+	size_t idx;
+} wl;
+
+static int wl_cmp(const void *a, const void *b)
+{
+	const wl *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int idx_cmp(const void *a, const void *b)
+{
+	const wl *x = a, *y = b;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* One node per namespace (in order of first appearance), each SCOPED_IN
  * the cluster.  The cluster node itself is not declared here: manifests do
  * not know its server or version, and a declaration would overwrite what a
  * live Kubernetes source says; the sync references it (a placeholder until a
@@ -809,24 +929,43 @@ static int emit_namespaces(emitter *E)
 	snprintf(cid, strlen(m->cluster) + 5, "k8s:%s", m->cluster);
 	int r = 0;
 	/* names[i]: namespace, decl[i]: declaring object or NULL, user[i]:
-	 * first object in it */
-	const char **names = st_xcalloc(m->n_objs, sizeof(*names));
-	const kobj **decl = st_xcalloc(m->n_objs, sizeof(*decl));
-	const kobj **user = st_xcalloc(m->n_objs, sizeof(*user));
-	size_t n = 0;
+	 * first object in it; in order of first appearance.  Found by sorting
+	 * (namespace, index), so that 10^5 objects in 10^3 namespaces stay cheap. */
+	wl *all = st_xcalloc(m->n_objs ? m->n_objs : 1, sizeof(*all));
+	size_t na = 0;
 	for (size_t i = 0; i < m->n_objs; i++) {
 		const kobj *o = &m->objs[i];
-		const char *ns = o->kind == ST_K8S_NAMESPACE ? o->name : o->ns;
-		size_t j = 0;
-		while (j < n && strcmp(names[j], ns))
-			j++;
-		if (j == n) {
-			names[n] = ns;
-			user[n++] = o;
-		}
-		if (o->kind == ST_K8S_NAMESPACE && !decl[j])
-			decl[j] = o;
+		if (o->kind != ST_K8S_NODE)
+			all[na++] = (wl){o->kind == ST_K8S_NAMESPACE ? o->name : o->ns, i};
 	}
+	qsort(all, na, sizeof(*all), wl_cmp);
+	wl *firsts = st_xcalloc(na ? na : 1, sizeof(*firsts));
+	size_t n = 0;
+	for (size_t i = 0; i < na; i++)
+		if (!i || strcmp(all[i].ns, all[i - 1].ns))
+			firsts[n++] = all[i];
+	qsort(firsts, n, sizeof(*firsts), idx_cmp);
+	const char **names = st_xcalloc(n ? n : 1, sizeof(*names));
+	const kobj **decl = st_xcalloc(n ? n : 1, sizeof(*decl));
+	const kobj **user = st_xcalloc(n ? n : 1, sizeof(*user));
+	for (size_t j = 0; j < n; j++) {
+		names[j] = firsts[j].ns;
+		user[j] = &m->objs[firsts[j].idx];
+		/* the first Namespace object of that name declares it */
+		size_t lo = 0, hi = na;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(all[mid].ns, names[j]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t i = lo; i < na && !strcmp(all[i].ns, names[j]) && !decl[j]; i++)
+			if (m->objs[all[i].idx].kind == ST_K8S_NAMESPACE)
+				decl[j] = &m->objs[all[i].idx];
+	}
+	free(all);
+	free(firsts);
 	for (size_t j = 0; j < n && !r; j++) {
 		char *id = ns_id(m, names[j]);
 		const kobj *o = decl[j] ? decl[j] : user[j];
@@ -856,11 +995,15 @@ static int emit_object(emitter *E, const kobj *o)
 {
 	const st_manifests *m = E->m;
 	st_loc loc = obj_loc(m, o);
-	char *id = obj_id(m, o), *nsid = ns_id(m, o->ns);
+	char *id = obj_id(m, o);
+	char *nsid = o->kind == ST_K8S_NODE ? ns_id(m, "") : ns_id(m, o->ns);
 	int r;
+	if (o->kind == ST_K8S_NODE)
+		nsid[strlen(nsid) - 1] = 0; /* "k8s:<cluster>": nodes are in the cluster */
 	st_pb_reset(&E->pb);
 	if ((r = pb_s(E, "cluster", m->cluster)) || (r = pb_s(E, "namespace", o->ns)) ||
-	    (r = pb_s(E, "name", o->name)) || (r = pb_s(E, "uid", o->uid)) ||
+	    (r = pb_s(E, "name", o->name)) ||
+	    (o->kind != ST_K8S_NODE && (r = pb_s(E, "uid", o->uid))) ||
 	    (r = pb_kvs(E, "labels", &o->labels)) || (r = pb_kvs(E, "annotations", &o->ann)))
 		goto out;
 	if (is_workload(o->kind)) {
@@ -870,6 +1013,20 @@ static int emit_object(emitter *E, const kobj *o)
 	} else if (o->kind == ST_K8S_SERVICE) {
 		if ((r = pb_s(E, "service_type", o->service_type)) ||
 		    (r = pb_kvs(E, "selector", &o->sel)))
+			goto out;
+	} else if (o->kind == ST_K8S_POD) {
+		if ((r = pb_s(E, "phase", o->phase)) || (r = pb_s(E, "node_name", o->node_name)) ||
+		    (r = pb_s(E, "image", o->image)))
+			goto out;
+	} else if (o->kind == ST_K8S_NODE) {
+		const char *it = kvs_get(&o->labels, "node.kubernetes.io/instance-type");
+		const char *zone = kvs_get(&o->labels, "topology.kubernetes.io/zone");
+		if (!it)
+			it = kvs_get(&o->labels, "beta.kubernetes.io/instance-type");
+		if (!zone)
+			zone = kvs_get(&o->labels, "failure-domain.beta.kubernetes.io/zone");
+		if ((r = pb_s(E, "instance_type", it)) || (r = pb_s(E, "zone", zone)) ||
+		    (r = pb_s(E, "provider_id", o->provider_id)))
 			goto out;
 	} else if (o->kind == ST_K8S_INGRESS && o->n_hosts) {
 		if ((r = st_pb_list_begin(&E->pb, "hosts", 5)))
@@ -889,18 +1046,6 @@ out:
 	free(id);
 	free(nsid);
 	return r;
-}
-
-typedef struct wl {
-	const char *ns;
-	size_t idx;
-} wl;
-
-static int wl_cmp(const void *a, const void *b)
-{
-	const wl *x = a, *y = b;
-	int c = strcmp(x->ns, y->ns);
-	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
 static bool selects(const kobj *svc, const kobj *w)
@@ -985,6 +1130,150 @@ static int emit_routes(emitter *E, const kobj *o)
 	return r;
 }
 
+/* ---- CONTROLLED_BY and RUNS_ON: objects looked up by (kind, namespace, name) */
+
+typedef struct okey {
+	st_k8s_kind kind;
+	const char *ns, *name;
+	size_t idx;
+} okey;
+
+static int okey_cmp(const void *a, const void *b)
+{
+	const okey *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	int c = strcmp(x->ns, y->ns);
+	if (!c)
+		c = strcmp(x->name, y->name);
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* The last object of the set with that identity (the sink keeps the later of
+ * two upserts too), or NULL. */
+static const kobj *find_obj(const st_manifests *m, const okey *keys, size_t n, st_k8s_kind kind,
+			    const char *ns, const char *name)
+{
+	okey want = {kind, ns ? ns : "", name, (size_t)-1};
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* first key > want (idx -1 sorts after every index) */
+		size_t mid = lo + (hi - lo) / 2;
+		if (okey_cmp(&keys[mid], &want) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	const okey *k = &keys[lo - 1];
+	if (k->kind != kind || strcmp(k->ns, want.ns) || strcmp(k->name, name))
+		return NULL;
+	return &m->objs[k->idx];
+}
+
+static int emit_links(emitter *E)
+{
+	const st_manifests *m = E->m;
+	const st_schema *sc = E->sink->schema;
+	okey *keys = st_xcalloc(m->n_objs ? m->n_objs : 1, sizeof(*keys));
+	size_t n = 0;
+	bool any = false;
+	for (size_t i = 0; i < m->n_objs; i++) {
+		const kobj *o = &m->objs[i];
+		keys[n++] = (okey){o->kind, o->ns ? o->ns : "", o->name, i};
+		any = any || o->n_owners || (o->kind == ST_K8S_POD && o->node_name) ||
+		      (m->complete && o->n_backends);
+	}
+	if (!any) {
+		free(keys);
+		return 0;
+	}
+	qsort(keys, n, sizeof(*keys), okey_cmp);
+	int r = 0;
+	for (size_t i = 0; i < m->n_objs && !r; i++) {
+		const kobj *o = &m->objs[i];
+		bool has_controller = false;
+		for (size_t j = 0; j < o->n_owners; j++)
+			has_controller = has_controller || o->owners[j].controller;
+		for (size_t j = 0; j < o->n_owners && !r; j++) {
+			const kowner *w = &o->owners[j];
+			if (has_controller && !w->controller)
+				continue;
+			if (!st_schema_edge_allows(sc, (size_t)E->et_controlled,
+						   (size_t)E->nt[o->kind], (size_t)E->nt[w->kind]))
+				continue;
+			const kobj *t = find_obj(m, keys, n, w->kind, o->ns, w->name);
+			if (!t || (t->uid && w->uid && strcmp(t->uid, w->uid)))
+				continue; /* not read, or a namesake that replaced it */
+			char *a = obj_id(m, o), *b = obj_id(m, t);
+			r = do_edge(E, a, b, E->et_controlled, NULL, NULL, NULL, NULL,
+				    obj_loc(m, o));
+			free(a);
+			free(b);
+		}
+		for (size_t j = 0; m->complete && j < o->n_backends && !r; j++) {
+			/* a whole cluster: a backend that is not there is a remark, not
+			 * an edge the sync would drop with a warning */
+			const kobj *t = find_obj(m, keys, n, ST_K8S_SERVICE, o->ns, o->backends[j]);
+			char *a = obj_id(m, o);
+			if (t) {
+				char *b = obj_id(m, t);
+				r = do_edge(E, a, b, E->et_routes, NULL, NULL, NULL, NULL,
+					    obj_loc(m, o));
+				free(b);
+			} else if (E->sink->note) {
+				size_t ml = strlen(a) + strlen(o->backends[j]) + 64;
+				char *msg = st_xmalloc(ml);
+				snprintf(msg, ml, "%s routes to Service '%s', which does not exist",
+					 a, o->backends[j]);
+				E->sink->note(E->sink, obj_loc(m, o), msg);
+				free(msg);
+			}
+			free(a);
+		}
+		if (o->kind == ST_K8S_POD && o->node_name && !r) {
+			const kobj *t = find_obj(m, keys, n, ST_K8S_NODE, NULL, o->node_name);
+			if (!t)
+				continue;
+			char *a = obj_id(m, o), *b = obj_id(m, t);
+			r = do_edge(E, a, b, E->et_runs_on, NULL, NULL, NULL, NULL, obj_loc(m, o));
+			free(a);
+			free(b);
+		}
+	}
+	free(keys);
+	return r;
+}
+
+/* Identity hints go on what a team deploys, not on what controllers make of
+ * it: no ReplicaSets or Pods, no Jobs a CronJob (or anything) owns. */
+static bool top_level(const kobj *o)
+{
+	switch (o->kind) {
+	case ST_K8S_DEPLOYMENT:
+	case ST_K8S_STATEFULSET:
+	case ST_K8S_DAEMONSET:
+	case ST_K8S_CRONJOB: return true;
+	case ST_K8S_JOB: return !o->has_owner;
+	default: return false;
+	}
+}
+
+static int emit_cluster(emitter *E)
+{
+	const st_manifests *m = E->m;
+	char *cid = st_xmalloc(strlen(m->cluster) + 5);
+	snprintf(cid, strlen(m->cluster) + 5, "k8s:%s", m->cluster);
+	st_pb_reset(&E->pb);
+	int r;
+	st_loc loc = {m->cluster_origin, 0};
+	if (!(r = pb_s(E, "name", m->cluster)) && !(r = pb_s(E, "server", m->server)) &&
+	    !(r = pb_s(E, "version", m->version)))
+		r = do_node(E, cid, E->nt_cluster, loc);
+	free(cid);
+	return r;
+}
+
 static const struct hint_rule {
 	const char *key;
 	st_hint_kind kind;
@@ -1060,23 +1349,29 @@ int st_manifests_emit(st_manifests *m, st_sink *sink, st_manifests_stats *ret_st
 	E.et_declared = st_schema_find_edge_type(s, "DECLARED_IN", 11);
 	E.et_selects = st_schema_find_edge_type(s, "SELECTS", 7);
 	E.et_routes = st_schema_find_edge_type(s, "ROUTES_TO", 9);
+	E.et_controlled = st_schema_find_edge_type(s, "CONTROLLED_BY", 13);
+	E.et_runs_on = st_schema_find_edge_type(s, "RUNS_ON", 7);
 	if (E.nt_cluster < 0 || E.nt_repo < 0 || E.et_scoped < 0 || E.et_declared < 0 ||
-	    E.et_selects < 0 || E.et_routes < 0)
+	    E.et_selects < 0 || E.et_routes < 0 || E.et_controlled < 0 || E.et_runs_on < 0)
 		return st_diag_set(diag, ST_E_SCHEMA,
 				   "the schema lacks a Kubernetes node or edge type");
 	st_pb_init(&E.pb);
-	if (m->n_objs)
+	if (m->declare_cluster)
+		r = emit_cluster(&E);
+	if (m->n_objs && !r)
 		r = emit_namespaces(&E);
 	for (size_t i = 0; i < m->n_objs && !r; i++)
 		if (m->objs[i].kind != ST_K8S_NAMESPACE)
 			r = emit_object(&E, &m->objs[i]);
 	if (!r)
 		r = emit_selects(&E);
-	for (size_t i = 0; i < m->n_objs && !r; i++)
+	for (size_t i = 0; i < m->n_objs && !r && !m->complete; i++)
 		if (m->objs[i].kind == ST_K8S_INGRESS)
 			r = emit_routes(&E, &m->objs[i]);
+	if (!r)
+		r = emit_links(&E);
 	for (size_t i = 0; i < m->n_objs && !r; i++)
-		if (is_workload(m->objs[i].kind))
+		if (top_level(&m->objs[i]))
 			r = emit_hints(&E, &m->objs[i]);
 	st_pb_free(&E.pb);
 	if (r)

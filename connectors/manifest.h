@@ -10,7 +10,8 @@
  * Ids follow examples/estate: cluster "k8s:<cluster>", namespace
  * "k8s:<cluster>/<ns>", object "k8s:<cluster>/<ns>/<Kind>/<name>" (Kind as
  * Kubernetes spells it: Deployment, StatefulSet, DaemonSet, Job, CronJob,
- * Service, Ingress).  Objects without metadata.namespace are in "default".
+ * Service, Ingress, ReplicaSet, Pod), node "k8s:<cluster>/Node/<name>".
+ * Objects without metadata.namespace are in "default".
  *
  * Like the catalog parser this module does no I/O and no logging; a set
  * belongs to one thread at a time.
@@ -27,7 +28,7 @@
 #include "connector.h"
 
 /* Bounds per set (a hit is ST_E_LIMIT from add, nothing of that file kept). */
-#define ST_MANIFESTS_MAX_OBJECTS 200000
+#define ST_MANIFESTS_MAX_OBJECTS 2000000
 #define ST_MANIFESTS_MAX_FILES 100000
 
 typedef enum st_k8s_kind {
@@ -39,11 +40,25 @@ typedef enum st_k8s_kind {
 	ST_K8S_CRONJOB,
 	ST_K8S_SERVICE,
 	ST_K8S_INGRESS,
+	/* live objects only (st_manifests_add_object): YAML files skip them */
+	ST_K8S_REPLICASET,
+	ST_K8S_POD,
+	ST_K8S_NODE, /* cluster-scoped: no namespace */
 	ST_K8S_KIND_COUNT
 } st_k8s_kind;
 
 /* "Deployment", ...; NULL out of range. */
 const char *st_k8s_kind_name(st_k8s_kind k);
+/* The kind called `name` (exact spelling) whose apiVersion `api_version`
+ * ("apps/v1", "v1", ...) is of an accepted group (the table in
+ * docs/catalog.md), or -1.  `live` admits ReplicaSet, Pod and Node too. */
+int st_k8s_kind_find(const char *name, const char *api_version, bool live);
+
+/* One ownerReferences entry. */
+typedef struct st_k8s_owner {
+	const char *kind, *name, *uid;
+	bool controller;
+} st_k8s_owner;
 
 /* One object, independent of how it was read.  Every pointer is borrowed for
  * the call of st_manifests_add_object (the set copies).  Strings are
@@ -72,7 +87,16 @@ typedef struct st_k8s_obj {
 	size_t n_hosts;
 	const char *const *backends; /* backend Service names (same namespace) */
 	size_t n_backends;
-	uint32_t line; /* 1-based line of the object's start in its file; 0 unknown */
+	/* metadata.ownerReferences (all of them; only those of a kind above give
+	 * CONTROLLED_BY edges, but any owner makes a Job not top-level) */
+	const st_k8s_owner *owners;
+	size_t n_owners;
+	/* Pod: status.phase, spec.nodeName (image: spec.containers[0].image) */
+	const char *phase, *node_name;
+	/* Node: spec.providerID */
+	const char *provider_id;
+	uint32_t line; /* 1-based line of the object's start in its file (or its
+			  index in a dump file); 0 unknown */
 } st_k8s_obj;
 
 typedef struct st_manifests st_manifests;
@@ -125,9 +149,28 @@ int st_manifests_add(st_manifests *set, const st_parse_ctx *ctx, const char *buf
 int st_manifests_add_object(st_manifests *set, const st_parse_ctx *ctx, const st_k8s_obj *obj,
 			    st_diag *diag);
 
+/* The number of objects in the set, and dropping every object added after
+ * the set held `n` (a reader that restarts a list or gives up on a file
+ * takes back what it added).  Truncating to n >= count does nothing. */
+size_t st_manifests_count(const st_manifests *set);
+void st_manifests_truncate(st_manifests *set, size_t n);
+
+/* The set holds a whole cluster (a live read or a dump), not files that may
+ * reference objects declared elsewhere: ROUTES_TO goes only to Services in
+ * the set, and a backend that is not there is reported with sink->note
+ * (when set) instead of an edge the sync would drop with a warning. */
+void st_manifests_set_complete(st_manifests *set);
+
+/* Make st_manifests_emit declare the KubernetesCluster node "k8s:<cluster>"
+ * with props name, and server / version when not NULL (a live source knows
+ * them; manifests in Git never call this, so they only reference the
+ * cluster), at {origin, 0}.  The strings are copied. */
+void st_manifests_declare_cluster(st_manifests *set, const char *origin, const char *server,
+				  const char *version);
+
 /*
- * Emit the set's facts, in this order: a KubernetesCluster node
- * "k8s:<cluster>" (props name only) when the set holds any object; one
+ * Emit the set's facts, in this order: the KubernetesCluster node
+ * "k8s:<cluster>" when st_manifests_declare_cluster was called; one
  * KubernetesNamespace node per namespace declared or used (props cluster,
  * name; plus labels/annotations when declared by a Namespace object, which
  * also gets DECLARED_IN) with SCOPED_IN namespace -> cluster; every other
@@ -136,8 +179,15 @@ int st_manifests_add_object(st_manifests *set, const st_parse_ctx *ctx, const st
  * Service -> workload when the Service's selector is non-empty and a subset
  * of the workload's pod template labels (same namespace, any file; rule
  * "selector", evidence "k=v,k=v"); ROUTES_TO Ingress -> "…/Service/<b>" for
- * each backend b (same namespace; the Service need not be in the set); and
- * the identity hints of docs/catalog.md on workloads.
+ * each backend b (same namespace; the Service need not be in the set unless
+ * st_manifests_set_complete was called);
+ * CONTROLLED_BY object -> owner for each ownerReference to an object of the
+ * set (same namespace and kind, uid equal when both have one; only the
+ * controller reference when there is one) that the schema allows; RUNS_ON
+ * Pod -> "k8s:<cluster>/Node/<spec.nodeName>" when that Node is in the set;
+ * and the identity hints of docs/catalog.md on top-level workloads
+ * (Deployments, StatefulSets, DaemonSets, CronJobs, Jobs without owners).
+ * Node ids are "k8s:<cluster>/Node/<name>", SCOPED_IN the cluster.
  *
  * Facts carry {origin of the object's file, line of the object}.  Emitting
  * does not change the set (it can be emitted again).  Returns 0 with
