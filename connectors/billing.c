@@ -1892,32 +1892,6 @@ static int tag_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* A tag whose key looks like a secret is never stored (the same rule as the
- * Terraform connector's, docs/connectors.md): the key lower-cased without
- * '_', '-', '.', '/', ':' and spaces contains one of these words. */
-static const char *const secret_words[] = {
-	"password",   "passwd",	    "passphrase", "pwd",    "secret",
-	"token",      "privatekey", "accesskey",  "apikey", "connectionstring",
-	"credential", "signingkey", "authkey",
-};
-
-static bool looks_secret(span k)
-{
-	char norm[MAX_VALUE + 1];
-	size_t m = 0;
-	for (size_t i = 0; i < k.n && m < MAX_VALUE; i++) {
-		char c = k.p[i];
-		if (c == '_' || c == '-' || c == '.' || c == '/' || c == ':' || c == ' ')
-			continue;
-		norm[m++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	norm[m] = 0;
-	for (size_t i = 0; i < ST_ARRAY_LEN(secret_words); i++)
-		if (strstr(norm, secret_words[i]))
-			return true;
-	return false;
-}
-
 /* The labels of r into s (sorted by key, unique: the last written wins). */
 static bool collect_tags(bp *p, res *r, tagset *s)
 {
@@ -1955,8 +1929,8 @@ static bool collect_tags(bp *p, res *r, tagset *s)
 			r->too_long = true;
 			continue;
 		}
-		if (looks_secret(s->t[i].k))
-			continue;
+		if (st_secret_name(s->t[i].k.p, s->t[i].k.n))
+			continue; /* a secret-looking key (connector.h) is never stored */
 		s->t[w++] = s->t[i];
 	}
 	s->n = w;

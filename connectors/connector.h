@@ -72,6 +72,12 @@ const char *st_source_option(const st_source *src, const char *key);
 int st_source_token(const st_source *src, char **ret, st_diag *diag);
 void st_secret_free(char *secret);
 
+/* Whether a tag or label key looks like it names a secret: lower-cased and
+ * without '_', '-', '.', '/', ':' and spaces, it contains "password",
+ * "token", "secret", "apikey", ... (docs/connectors.md, "Secrets").  Such a
+ * tag's value is never stored. */
+bool st_secret_name(const char *key, size_t len);
+
 /* What an identity hint says a source object belongs to. */
 typedef enum st_hint_kind {
 	ST_HINT_SERVICE, /* a logical Service or Component */

@@ -36,9 +36,10 @@
 #include <yaml.h>
 
 #include "connector.h"
+#include "fetch.h"
+#include "jsonpos.h"
 #include "manifest.h"
 
-#define DEFAULT_TIMEOUT_S 30.0
 #define DEFAULT_PAGE 500
 #define MAX_PAGE 100000
 #define MAX_DEPTH 128		   /* JSON nesting */
@@ -451,19 +452,16 @@ typedef struct kx {
 	st_diag *diag;
 	st_manifests *set;
 	/* connection */
-	CURL *curl;
+	st_fetch f;
 	char *server; /* without a trailing '/' */
 	char *shown;  /* server for messages and props: user info masked */
-	struct curl_slist *headers;
 	char *cred; /* "user 'ci' (token from kubeconfig)": no value */
 	char *token, *password, *user;
 	char *ca_blob, *cert_blob, *key_blob;
 	size_t ca_len, cert_len, key_len;
 	char *ca_file, *cert_file, *key_file;
 	bool insecure;
-	double timeout;
 	long page_size;
-	char errbuf[CURL_ERROR_SIZE];
 	uint64_t objects, skipped, ignored, pages;
 } kx;
 
@@ -1145,14 +1143,8 @@ static int jp_error(jp *p, yajl_status s)
 		return p->err;
 	if (s == yajl_status_client_canceled)
 		return st_diag_set(p->x->diag, ST_E_INVALID, "%s: cancelled", p->ctx->origin);
-	unsigned char *e = yajl_get_error(p->h, 0, NULL, 0);
 	char msg[200];
-	snprintf(msg, sizeof(msg), "%s", e ? (const char *)e : "parse error");
-	if (e)
-		yajl_free_error(p->h, e);
-	size_t ml = strlen(msg);
-	while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' ' || msg[ml - 1] == '.'))
-		msg[--ml] = 0;
+	st__yajl_error_text(p->h, msg, sizeof(msg));
 	return p->err = st_diag_set(p->x->diag, ST_E_INVALID,
 				    "%s: malformed JSON near byte %llu (%s)", p->ctx->origin,
 				    (unsigned long long)(p->bytes + yajl_get_bytes_consumed(p->h)),
@@ -1185,35 +1177,25 @@ static int jp_finish(jp *p)
 /* ---- HTTP ------------------------------------------------------------------- */
 
 typedef struct req {
-	kx *x;
 	jp *p; /* NULL: keep the body in small (/version) */
-	long status;
-	bool checked, bad;
 	sbuf small;
 	bool small_full;
 } req;
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+static int on_body(void *ud, long status, const char *data, size_t n)
 {
 	req *r = ud;
-	size_t n = size * nmemb;
-	if (!r->checked) {
-		r->checked = true;
-		curl_easy_getinfo(r->x->curl, CURLINFO_RESPONSE_CODE, &r->status);
-		r->bad = r->status < 200 || r->status > 299;
-	}
-	if (r->bad || !r->p) {
+	bool bad = status < 200 || status > 299;
+	if (bad || !r->p) {
 		/* an error's Status object or a small answer: kept up to a bound */
 		if (r->small.n + n > MAX_SMALL_BODY) {
 			r->small_full = true;
-			return r->bad ? n : 0;
+			return bad ? 0 : ST_FETCH_STOP;
 		}
 		sb_add(&r->small, data, n);
-		return n;
-	}
-	if (jp_feed(r->p, data, n, MAX_BODY) < 0)
 		return 0;
-	return n;
+	}
+	return jp_feed(r->p, data, n, MAX_BODY);
 }
 
 /* The `message` of a Kubernetes Status object, quoted, or "". */
@@ -1239,50 +1221,30 @@ static void status_message(const sbuf *b, char *out, size_t cap)
 static int http_get(kx *x, const char *path, jp *p, sbuf *ret_small)
 {
 	char *url = xjoin(x->server, path);
-	req r = {.x = x, .p = p};
-	CURL *c = x->curl;
-	x->errbuf[0] = 0;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	CURLcode cc = curl_easy_perform(c);
-	if (!r.checked)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	req r = {.p = p};
 	/* the path without the query for messages (continue tokens are noise) */
 	char shown[512];
 	snprintf(shown, sizeof(shown), "%s%.*s", x->shown, (int)strcspn(path, "?"), path);
-	int rc = 0;
+	long status = 0;
+	int rc = st_fetch_get(&x->f, url, shown, on_body, &r, &status, x->diag);
 	char msg[400], api[320];
-	if (p && p->err < 0)
-		rc = p->err;
-	else if (r.bad || (cc == CURLE_OK && (r.status < 200 || r.status > 299))) {
+	if (rc < 0)
+		goto out; /* the parser's or the transport's message stands */
+	if (status < 200 || status > 299) {
 		status_message(&r.small, api, sizeof(api));
 		if (api[0])
 			snprintf(msg, sizeof(msg), ": the API says \"%s\"", api);
 		else
 			msg[0] = 0;
-		if (r.status == 410)
+		if (status == 410)
 			rc = GONE;
-		else if (r.status == 401 || r.status == 403)
+		else if (status == 401 || status == 403)
 			rc = st_diag_set(x->diag, ST_E_IO,
 					 "source '%s': GET %s: HTTP %ld (%s) with %s%s",
-					 x->src->name, shown, r.status,
-					 r.status == 401 ? "unauthorized" : "forbidden", x->cred,
-					 msg);
+					 x->src->name, shown, status,
+					 status == 401 ? "unauthorized" : "forbidden", x->cred, msg);
 		else
-			rc = st_diag_set(x->diag, ST_E_IO, "source '%s': GET %s: HTTP %ld%s",
-					 x->src->name, shown, r.status, msg);
-	} else if (cc != CURLE_OK) {
-		bool safe = x->errbuf[0] && !strchr(x->errbuf, '@') &&
-			    !(x->token && strstr(x->errbuf, x->token));
-		if (cc == CURLE_OPERATION_TIMEDOUT)
-			rc = st_diag_set(x->diag, ST_E_IO,
-					 "source '%s': GET %s: timed out after %g s%s%s",
-					 x->src->name, shown, x->timeout, safe ? ": " : "",
-					 safe ? x->errbuf : "");
-		else
-			rc = st_diag_set(x->diag, ST_E_IO, "source '%s': GET %s: %s%s%s",
-					 x->src->name, shown, curl_easy_strerror(cc),
-					 safe ? ": " : "", safe ? x->errbuf : "");
+			rc = st_fetch_http_error(&x->f, shown, status, msg, x->diag);
 	} else if (!p && r.small_full)
 		rc = st_diag_set(x->diag, ST_E_LIMIT,
 				 "source '%s': GET %s: answer larger than %u bytes", x->src->name,
@@ -1291,6 +1253,7 @@ static int http_get(kx *x, const char *path, jp *p, sbuf *ret_small)
 		*ret_small = r.small;
 		r.small = (sbuf){0};
 	}
+out:
 	free(r.small.p);
 	free(url);
 	return rc;
@@ -1298,35 +1261,16 @@ static int http_get(kx *x, const char *path, jp *p, sbuf *ret_small)
 
 static int curl_setup(kx *x)
 {
-	CURL *c = curl_easy_init();
-	if (!c)
-		return st_diag_set(x->diag, -ENOMEM, "source '%s': cannot start libcurl",
-				   x->src->name);
-	x->curl = c;
-	long tms = (long)(x->timeout * 1000.0);
-	long ts = (long)(x->timeout + 0.999);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, tms);
-	/* a stall longer than the timeout gives up; a big page may take longer in total */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, ts < 1 ? 1L : ts);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "stacktwin-k8s/1");
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	x->headers = curl_slist_append(NULL, "Accept: application/json");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
-	if (x->token) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, x->token);
-	} else if (x->user) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, x->user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, x->password ? x->password : "");
-	}
+	const st_fetch_opts opts = {.user_agent = "stacktwin-k8s/1",
+				    .no_redirects = true,
+				    .keepalive = true,
+				    .accept = "application/json",
+				    .own_credential = true};
+	int rc = st_fetch_init(&x->f, x->src, &opts, x->diag);
+	if (rc < 0)
+		return rc;
+	CURL *c = x->f.curl;
+	st_fetch_set_auth(&x->f, x->token, x->user, x->password);
 	if (x->insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -1422,7 +1366,7 @@ static int read_list(kx *x, const char *path, st_k8s_kind kind)
 		snprintf(lim, sizeof(lim), "?limit=%ld", x->page_size);
 		sb_str(&u, lim);
 		if (cont) {
-			char *e = curl_easy_escape(x->curl, cont, (int)strlen(cont));
+			char *e = curl_easy_escape(x->f.curl, cont, (int)strlen(cont));
 			sb_str(&u, "&continue=");
 			sb_str(&u, e ? e : "");
 			curl_free(e);
@@ -1848,11 +1792,7 @@ static int from_kubeconfig(kx *x, const char *location, char **ret_cluster)
 		if ((rc = st_source_token(src, &x->token, x->diag)) < 0)
 			goto out;
 		char b[600];
-		if (src->token_env)
-			snprintf(b, sizeof(b), "the token from environment variable %s",
-				 src->token_env);
-		else
-			snprintf(b, sizeof(b), "the token from file %s", src->token_file);
+		st_fetch_cred_ref(src, b, sizeof(b));
 		x->cred = xdup(b);
 		goto out;
 	}
@@ -1931,28 +1871,11 @@ static int from_in_cluster(kx *x)
 
 /* ---- the run -------------------------------------------------------------------- */
 
-/* The server URL without user info (which could hold a password). */
-static char *shown_url(const char *url)
-{
-	const char *sep = strstr(url, "://");
-	size_t off = sep ? (size_t)(sep - url) + 3 : 0;
-	size_t hend = strcspn(url + off, "/?#");
-	const char *at = memchr(url + off, '@', hend);
-	if (!at)
-		return xdup(url);
-	size_t n = strlen(url) + 8;
-	char *r = st_xmalloc(n);
-	snprintf(r, n, "%.*s***@%s", (int)off, url, at + 1);
-	return r;
-}
-
 static void kx_free(kx *x)
 {
-	if (x->curl)
-		curl_easy_cleanup(x->curl);
+	st_fetch_free(&x->f); /* before the credentials it borrows */
 	free(x->server);
 	free(x->shown);
-	curl_slist_free_all(x->headers);
 	free(x->cred);
 	st_secret_free(x->token);
 	st_secret_free(x->password);
@@ -1981,7 +1904,6 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 					   src->name, src->options[i].key);
 	}
 	kx x = {.src = src, .sink = sink, .diag = diag, .page_size = DEFAULT_PAGE};
-	x.timeout = src->timeout_s > 0 ? src->timeout_s : DEFAULT_TIMEOUT_S;
 	const char *ps = st_source_option(src, "page_size");
 	if (ps) {
 		char *end = NULL;
@@ -2015,7 +1937,7 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 		size_t sl = strlen(x.server);
 		while (sl && x.server[sl - 1] == '/')
 			x.server[--sl] = 0;
-		x.shown = shown_url(x.server);
+		x.shown = st_fetch_mask_url(x.server, 0);
 		if (strncmp(x.server, "https://", 8) && strncmp(x.server, "http://", 7)) {
 			rc = st_diag_set(diag, ST_E_INVALID,
 					 "source '%s': server '%s' is not an http(s) URL",

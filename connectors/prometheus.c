@@ -33,6 +33,8 @@
 #include <yajl/yajl_parse.h>
 
 #include "connector.h"
+#include "fetch.h"
+#include "jsonpos.h"
 #include "props.h"
 #include "strmap.h"
 
@@ -45,7 +47,6 @@
 #define MAX_SERIES 1000000	   /* series per response */
 #define MAX_NOTES 100		   /* then one summary note */
 #define MAX_PROTO 256		   /* the joined protocol list of one edge */
-#define DEFAULT_TIMEOUT_S 30.0
 
 /* ---------------------------------------------------------------------------
  * Profiles: the queries and the labels that name the endpoints. */
@@ -411,11 +412,7 @@ typedef struct pp {
 	int err;
 
 	/* position */
-	const unsigned char *chunk;
-	size_t scanned;
-	uint64_t base;
-	uint32_t line;
-	int64_t last_nl;
+	st__jpos pos;
 
 	/* structure */
 	uint8_t fr[MAX_DEPTH];
@@ -447,28 +444,9 @@ static void note(pp *p, uint32_t line, const char *msg)
 		p->sink->warn(p->sink, loc, msg);
 }
 
-static void advance_to(pp *p, size_t off)
-{
-	const unsigned char *c = p->chunk;
-	size_t i = p->scanned;
-	while (i < off) {
-		const unsigned char *nl = memchr(c + i, '\n', off - i);
-		if (!nl)
-			break;
-		i = (size_t)(nl - c);
-		p->line++;
-		p->last_nl = (int64_t)(p->base + i);
-		i++;
-	}
-	p->scanned = off;
-}
-
 static void here(pp *p, uint32_t *line, uint32_t *col)
 {
-	if (p->chunk)
-		advance_to(p, yajl_get_bytes_consumed(p->h));
-	*line = p->line;
-	*col = (uint32_t)((int64_t)(p->base + p->scanned) - p->last_nl);
+	st__jpos_here(&p->pos, p->h, line, col);
 }
 
 static int fail(pp *p, const char *f, ...) __attribute__((format(printf, 2, 3)));
@@ -826,11 +804,7 @@ static int begin_parse(pp *p, const char *where)
 		return st_diag_set(p->diag, -ENOMEM, "source '%s': out of memory", p->src->name);
 	p->where = where;
 	p->err = 0;
-	p->chunk = NULL;
-	p->scanned = 0;
-	p->base = 0;
-	p->line = 1;
-	p->last_nl = -1;
+	st__jpos_init(&p->pos);
 	p->nfr = 0;
 	p->skip = 0;
 	p->key = K_OTHER;
@@ -842,40 +816,17 @@ static int parse_error(pp *p, yajl_status s, bool at_end)
 	if (s == yajl_status_client_canceled || p->err < 0)
 		return p->err < 0 ? p->err :
 				    st_diag_set(p->diag, ST_E_INVALID, "%s: cancelled", p->where);
-	uint32_t line, col;
-	if (at_end) {
-		line = p->line;
-		col = (uint32_t)((int64_t)p->base - p->last_nl);
-	} else
-		here(p, &line, &col);
-	/* not verbose: the verbose form quotes the input */
-	unsigned char *e = yajl_get_error(p->h, 0, NULL, 0);
-	char m[256];
-	snprintf(m, sizeof(m), "%s", e ? (const char *)e : "parse error");
-	if (e)
-		yajl_free_error(p->h, e);
-	size_t ml = strlen(m);
-	while (ml && (m[ml - 1] == '\n' || m[ml - 1] == ' ' || m[ml - 1] == '.'))
-		m[--ml] = 0;
-	return p->err = st_diag_set(p->diag, ST_E_INVALID,
-				    "%s:%u:%u: truncated or malformed JSON (%s)", p->where, line,
-				    col, m);
+	return p->err = st__jpos_syntax_error(&p->pos, p->h, at_end, p->where, p->diag);
 }
 
 static int feed(pp *p, const unsigned char *buf, size_t n, uint64_t max)
 {
-	if (p->base + n > max)
+	if (p->pos.base + n > max)
 		return p->err = st_diag_set(p->diag, ST_E_LIMIT, "%s: larger than %llu bytes",
 					    p->where, (unsigned long long)max);
-	p->chunk = buf;
-	p->scanned = 0;
-	yajl_status s = yajl_parse(p->h, buf, n);
+	yajl_status s = st__jpos_parse(&p->pos, p->h, buf, n);
 	if (s != yajl_status_ok)
 		return parse_error(p, s, false);
-	advance_to(p, n);
-	p->chunk = NULL;
-	p->base += n;
-	p->scanned = 0;
 	return 0;
 }
 
@@ -883,7 +834,7 @@ static int end_parse(pp *p)
 {
 	if (p->err < 0)
 		return p->err;
-	if (p->base == 0)
+	if (p->pos.base == 0)
 		return p->err = st_diag_set(p->diag, ST_E_INVALID, "%s:1:1: empty response",
 					    p->where);
 	yajl_status s = yajl_complete_parse(p->h);
@@ -895,69 +846,29 @@ static int end_parse(pp *p)
 /* ---------------------------------------------------------------------------
  * HTTP. */
 
-/* The URL for messages: no userinfo, no query, no fragment, no trailing '/'. */
-static char *shown_url(const char *url)
-{
-	sbuf b = {0};
-	const char *auth = strstr(url, "://");
-	auth = auth ? auth + 3 : url;
-	size_t hend = strcspn(auth, "/?#");
-	const char *at = memchr(auth, '@', hend);
-	sb_add(&b, url, (size_t)(auth - url));
-	if (at) {
-		sb_add(&b, "***@", 4);
-		sb_add(&b, at + 1, (size_t)(auth + hend - at - 1));
-	} else
-		sb_add(&b, auth, hend);
-	const char *rest = auth + hend;
-	sb_add(&b, rest, strcspn(rest, "?#"));
-	while (b.len && b.p[b.len - 1] == '/' && b.len > (size_t)(auth - url) + hend)
-		b.p[--b.len] = 0;
-	return b.p;
-}
-
-static const char *cred_ref(const st_source *src, char *buf, size_t n)
-{
-	if (src->token_env)
-		snprintf(buf, n, "the token from environment variable %s", src->token_env);
-	else if (src->token_file)
-		snprintf(buf, n, "the token from file %s", src->token_file);
-	else
-		snprintf(buf, n, "no credential (set token_env or token_file)");
-	return buf;
-}
-
 typedef struct http_ctx {
 	pp *p;
-	CURL *curl;
-	long status;
-	bool checked, ok, broken;
+	bool checked, broken;
 } http_ctx;
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+static int on_body(void *ud, long status, const char *data, size_t n)
 {
 	http_ctx *hc = ud;
-	size_t n = size * nmemb;
-	if (!hc->checked) {
-		hc->checked = true;
-		curl_easy_getinfo(hc->curl, CURLINFO_RESPONSE_CODE, &hc->status);
-		hc->ok = hc->status >= 200 && hc->status <= 299;
-		if (hc->status == 401 || hc->status == 403)
-			return 0; /* the body says nothing more than the status */
-	}
-	if (hc->ok)
-		return feed(hc->p, (const unsigned char *)data, n, MAX_BODY) < 0 ? 0 : n;
+	hc->checked = true;
+	if (status >= 200 && status <= 299)
+		return feed(hc->p, (const unsigned char *)data, n, MAX_BODY);
+	if (status == 401 || status == 403)
+		return ST_FETCH_STOP; /* the body says nothing more than the status */
 	/* an error body: read for errorType/error if it is JSON, else ignored */
 	if (!hc->broken && feed(hc->p, (const unsigned char *)data, n, MAX_ERROR_BODY) < 0) {
 		hc->broken = true;
 		hc->p->err = 0;
 	}
-	return n;
+	return 0;
 }
 
 /* GET one query; the response lands in p->r[q]. */
-static int http_query(pp *p, int q, const char *base, const char *shown, const char *token,
-		      double t)
+static int http_query(pp *p, st_fetch *f, int q, const char *base, const char *shown)
 {
 	const st_source *src = p->src;
 	char *where =
@@ -969,88 +880,42 @@ static int http_query(pp *p, int q, const char *base, const char *shown, const c
 	}
 	p->cur_q = q;
 	p->r[q].present = true;
-	CURL *c = curl_easy_init();
-	if (!c) {
-		free(where);
-		return st_diag_set(p->diag, -ENOMEM, "source '%s': cannot start libcurl",
-				   src->name);
-	}
-	char *eq = curl_easy_escape(c, p->c->query[q], 0);
+	char *eq = curl_easy_escape(f->curl, p->c->query[q], 0);
 	const char *tm = st_source_option(src, "time");
-	char *et = tm ? curl_easy_escape(c, tm, 0) : NULL;
-	long tms = (long)(t * 1000.0);
+	char *et = tm ? curl_easy_escape(f->curl, tm, 0) : NULL;
+	long tms = (long)(f->timeout_s * 1000.0);
 	char *url = fmt("%s/api/v1/query?query=%s%s%s&timeout=%ldms", base, eq ? eq : "",
 			et ? "&time=" : "", et ? et : "", tms < 1 ? 1L : tms);
 	curl_free(eq);
 	curl_free(et);
+	/* messages say "GET <shown>/api/v1/query (<query name>)" */
+	char *what = fmt("%s/api/v1/query (%s)", shown, query_names[q]);
 
-	char errbuf[CURL_ERROR_SIZE] = "";
-	http_ctx hc = {.p = p, .curl = c};
-	const char *user = st_source_option(src, "username");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, tms < 1 ? 1L : tms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, tms < 1 ? 1L : tms);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "stacktwin-prometheus/1");
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &hc);
-	if (token && user) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, token);
-	} else if (token) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
-	}
-	CURLcode cc = curl_easy_perform(c);
-	if (!hc.checked) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &hc.status);
-		hc.ok = hc.status >= 200 && hc.status <= 299;
-	}
+	http_ctx hc = {.p = p};
+	long status = 0;
 	resp *r = &p->r[q];
-	char ref[512];
-	if (hc.ok && p->err < 0)
-		rc = p->err; /* the parser failed: its message stands */
-	else if (hc.status >= 100 && !hc.ok && (cc == CURLE_OK || cc == CURLE_WRITE_ERROR)) {
-		if (hc.status == 401 || hc.status == 403)
-			rc = st_diag_set(
-				p->diag, ST_E_IO,
-				"source '%s': GET %s/api/v1/query: HTTP %ld (%s): the server "
-				"refused %s",
-				src->name, shown, hc.status,
-				hc.status == 401 ? "unauthorized" : "forbidden",
-				cred_ref(src, ref, sizeof(ref)));
-		else if (!hc.broken && hc.checked && yajl_complete_parse(p->h) == yajl_status_ok &&
-			 r->status == 2)
-			rc = st_diag_set(p->diag, ST_E_IO, "%s: HTTP %ld: %s: %s", where, hc.status,
-					 r->error_type[0] ? r->error_type : "error", r->error);
-		else
-			rc = st_diag_set(p->diag, ST_E_IO, "%s: HTTP %ld", where, hc.status);
-	} else if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && p->err < 0)) {
-		bool safe = errbuf[0] && !(token && strstr(errbuf, token)) && !strchr(errbuf, '@');
-		long os_err = 0;
-		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_err);
-		if (cc == CURLE_OPERATION_TIMEDOUT)
-			rc = st_diag_set(p->diag, ST_E_IO, "%s: timed out after %g s", where, t);
-		else if (cc == CURLE_COULDNT_CONNECT && os_err > 0)
-			rc = st_diag_set(p->diag, ST_E_IO, "%s: %s: %s", where,
-					 curl_easy_strerror(cc), strerror((int)os_err));
-		else
-			rc = st_diag_set(p->diag, ST_E_IO, "%s: %s%s%s", where,
-					 curl_easy_strerror(cc), safe ? ": " : "",
-					 safe ? errbuf : "");
+	rc = st_fetch_get(f, url, what, on_body, &hc, &status, p->diag);
+	if (rc < 0)
+		goto out; /* the parser's or the transport's message stands */
+	if (status == 401 || status == 403) {
+		char *plain = fmt("%s/api/v1/query", shown);
+		rc = st_fetch_http_error(f, plain, status, NULL, p->diag);
+		free(plain);
+	} else if (status < 200 || status > 299) {
+		char *detail = NULL;
+		if (!hc.broken && hc.checked && yajl_complete_parse(p->h) == yajl_status_ok &&
+		    r->status == 2)
+			detail = fmt(": %s: %s", r->error_type[0] ? r->error_type : "error",
+				     r->error);
+		rc = st_fetch_http_error(f, what, status, detail, p->diag);
+		free(detail);
 	} else if (p->err < 0)
 		rc = p->err;
 	else
 		rc = end_parse(p);
-	curl_easy_cleanup(c);
+out:
 	free(url);
+	free(what);
 	free(where);
 	p->where = NULL;
 	return rc;
@@ -1473,11 +1338,6 @@ static int emit(pp *p, graph *g)
 /* ---------------------------------------------------------------------------
  * The run. */
 
-static bool is_url(const char *s)
-{
-	return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
-}
-
 static void pp_free(pp *p)
 {
 	if (p->h)
@@ -1496,7 +1356,7 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 			"source '%s': no location (a Prometheus URL or a saved-responses "
 			"file)",
 			src->name);
-	bool url = is_url(src->location);
+	bool url = st_fetch_is_url(src->location);
 	if (!url && strstr(src->location, "://"))
 		return st_diag_set(diag, ST_E_INVALID,
 				   "source '%s': unsupported location scheme (a file path, http:// "
@@ -1513,7 +1373,8 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 
 	pp p = {0};
 	graph g = {0};
-	char *shown = NULL, *base = NULL, *token = NULL, *fact_origin = NULL, *file_origin = NULL;
+	char *shown = NULL, *base = NULL, *fact_origin = NULL, *file_origin = NULL;
+	st_fetch f = {0};
 	p.src = src;
 	p.sink = sink;
 	p.diag = diag;
@@ -1523,19 +1384,20 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 	p.fact_origin = fact_origin;
 	p.note_origin = fact_origin;
 	if (url) {
-		shown = shown_url(src->location);
+		shown = st_fetch_mask_url(src->location, ST_FETCH_MASK_QUERY | ST_FETCH_MASK_SLASH);
 		p.shown = shown;
 		base = st_xstrndup(src->location, strlen(src->location));
 		size_t bl = strlen(base);
 		while (bl && base[bl - 1] == '/')
 			base[--bl] = 0;
-		if ((rc = st_source_token(src, &token, diag)) < 0)
+		const st_fetch_opts opts = {.user_agent = "stacktwin-prometheus/1",
+					    .total_timeout = true};
+		if ((rc = st_fetch_init(&f, src, &opts, diag)) < 0)
 			goto out;
-		double t = src->timeout_s > 0 ? src->timeout_s : DEFAULT_TIMEOUT_S;
 		for (int q = 0; q < Q_N && !rc; q++) {
 			if (!c.query[q])
 				continue;
-			if ((rc = http_query(&p, q, base, shown, token, t)) < 0 ||
+			if ((rc = http_query(&p, &f, q, base, shown)) < 0 ||
 			    (rc = apply(&p, &g, q)) < 0)
 				break;
 			if (q == Q_REQ && !g.n_pr)
@@ -1585,7 +1447,7 @@ out:
 	pp_free(&p);
 	graph_free(&g);
 	prof_free(&c);
-	st_secret_free(token);
+	st_fetch_free(&f);
 	free(shown);
 	free(base);
 	free(fact_origin);

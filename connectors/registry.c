@@ -1,6 +1,6 @@
 /*
  * registry.c — the connector table and the helpers every connector shares
- * (options, credentials by reference).
+ * (options, credentials by reference, secret-looking names).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,4 +92,44 @@ int st_source_token(const st_source *src, char **ret, st_diag *diag)
 		*ret = v;
 	}
 	return 0;
+}
+
+/* Keep docs/connectors.md ("Secrets") in sync. */
+static const char *const secret_words[] = {
+	"password",   "passwd",	    "passphrase", "pwd",    "secret",
+	"token",      "privatekey", "accesskey",  "apikey", "connectionstring",
+	"credential", "signingkey", "authkey",
+};
+
+static bool name_sep(char c)
+{
+	return c == '_' || c == '-' || c == '.' || c == '/' || c == ':' || c == ' ';
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Matches each word against the name as if lower-cased and without
+ * separators, without building that string: any length can be judged. */
+bool st_secret_name(const char *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (name_sep(key[i]))
+			continue;
+		for (size_t w = 0; w < ST_ARRAY_LEN(secret_words); w++) {
+			const char *q = secret_words[w];
+			for (size_t j = i; *q && j < len; j++) {
+				if (name_sep(key[j]))
+					continue;
+				if (lower(key[j]) != *q)
+					break;
+				q++;
+			}
+			if (!*q)
+				return true;
+		}
+	}
+	return false;
 }

@@ -33,6 +33,8 @@
 #include <yajl/yajl_parse.h>
 
 #include "connector.h"
+#include "fetch.h"
+#include "jsonpos.h"
 #include "props.h"
 
 /* A remark that does not make the state's facts doubtful (connector.h). */
@@ -53,36 +55,6 @@ static void note(st_sink *sink, st_loc loc, const char *msg)
 #define MAX_LINEAGE 256
 #define MAX_DEP_WARNINGS 100
 #define PROGRESS_EVERY (16u << 20)
-#define DEFAULT_TIMEOUT_S 30.0
-
-/* ---------------------------------------------------------------------------
- * Secret-looking names.  A tag (or label) whose key, lower-cased and with
- * '_', '-', '.', '/', ':' and spaces removed, contains one of these is never
- * stored.  Keep docs/connectors.md in sync. */
-static const char *const secret_words[] = {
-	"password",   "passwd",	    "passphrase", "pwd",    "secret",
-	"token",      "privatekey", "accesskey",  "apikey", "connectionstring",
-	"credential", "signingkey", "authkey",
-};
-
-static bool looks_secret(const char *k, size_t n)
-{
-	char norm[MAX_VALUE];
-	size_t m = 0;
-	for (size_t i = 0; i < n && m < sizeof(norm) - 1; i++) {
-		char c = k[i];
-		if (c == '_' || c == '-' || c == '.' || c == '/' || c == ':' || c == ' ')
-			continue;
-		norm[m++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	norm[m] = 0;
-	if (n >= sizeof(norm))
-		return true; /* cannot judge a key this long: do not keep it */
-	for (size_t i = 0; i < ST_ARRAY_LEN(secret_words); i++)
-		if (strstr(norm, secret_words[i]))
-			return true;
-	return false;
-}
 
 /* ---------------------------------------------------------------------------
  * Small containers. */
@@ -346,11 +318,8 @@ typedef struct tfp {
 	int err;
 
 	/* position: newlines are counted up to yajl's consumed offset */
-	const unsigned char *chunk;
-	size_t chunk_len, scanned;
-	uint64_t base, next_progress, total_hint;
-	uint32_t line;
-	int64_t last_nl; /* absolute offset of the last newline seen, -1 none */
+	st__jpos pos;
+	uint64_t next_progress, total_hint;
 
 	/* structure */
 	uint8_t fr[16];
@@ -413,31 +382,10 @@ typedef struct tfp {
 	uint64_t n_data, n_deposed, n_other_mode, n_instances;
 } tfp;
 
-/* Count newlines up to offset `off` of the current chunk. */
-static void advance_to(tfp *p, size_t off)
-{
-	const unsigned char *c = p->chunk;
-	size_t i = p->scanned;
-	while (i < off) {
-		const unsigned char *nl = memchr(c + i, '\n', off - i);
-		if (!nl)
-			break;
-		i = (size_t)(nl - c);
-		p->line++;
-		p->last_nl = (int64_t)(p->base + i);
-		i++;
-	}
-	p->scanned = off;
-}
-
 /* The current position (after the token yajl just delivered). */
 static void here(tfp *p, uint32_t *line, uint32_t *col)
 {
-	if (p->chunk)
-		advance_to(p, yajl_get_bytes_consumed(p->h));
-	uint64_t abs = p->base + p->scanned;
-	*line = p->line;
-	*col = (uint32_t)((int64_t)abs - p->last_nl);
+	st__jpos_here(&p->pos, p->h, line, col);
 }
 
 static int fail_at(tfp *p, uint32_t line, uint32_t col, int code, const char *fmt, ...)
@@ -1270,7 +1218,7 @@ static int emit_node(tfp *p, const pres *r, const pinst *i, const char *addr, si
 		for (size_t t = i->tag0; t < i->tag0 + i->n_tags; t++) {
 			const ptag *g = &p->pt[t];
 			const char *k = pend + g->koff;
-			bool drop = looks_secret(k, g->klen);
+			bool drop = st_secret_name(k, g->klen);
 			for (size_t x = i->rtag0; !drop && x < i->rtag0 + i->n_rtags; x++)
 				drop = p->rt[x].klen == g->klen &&
 				       !memcmp(pend + p->rt[x].koff, k, g->klen);
@@ -1554,9 +1502,9 @@ out:
 
 static void report_progress(tfp *p)
 {
-	if (p->sink->progress && p->base >= p->next_progress) {
-		p->sink->progress(p->sink, "terraform state bytes", p->base, p->total_hint);
-		p->next_progress = p->base + PROGRESS_EVERY;
+	if (p->sink->progress && p->pos.base >= p->next_progress) {
+		p->sink->progress(p->sink, "terraform state bytes", p->pos.base, p->total_hint);
+		p->next_progress = p->pos.base + PROGRESS_EVERY;
 	}
 }
 
@@ -1565,41 +1513,17 @@ static int parse_error(tfp *p, yajl_status s, bool at_end)
 	if (s == yajl_status_client_canceled || p->err < 0)
 		return p->err < 0 ? p->err :
 				    st_diag_set(p->diag, ST_E_INVALID, "%s: cancelled", p->origin);
-	uint32_t line, col;
-	if (at_end) {
-		line = p->line;
-		col = (uint32_t)((int64_t)p->base - p->last_nl);
-	} else
-		here(p, &line, &col);
-	/* not verbose: the verbose form quotes the input, which may hold secrets */
-	unsigned char *e = yajl_get_error(p->h, 0, NULL, 0);
-	char msg[256];
-	snprintf(msg, sizeof(msg), "%s", e ? (const char *)e : "parse error");
-	if (e)
-		yajl_free_error(p->h, e);
-	size_t ml = strlen(msg);
-	while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' ' || msg[ml - 1] == '.'))
-		msg[--ml] = 0;
-	return p->err = st_diag_set(p->diag, ST_E_INVALID,
-				    "%s:%u:%u: truncated or malformed JSON (%s)", p->origin, line,
-				    col, msg);
+	return p->err = st__jpos_syntax_error(&p->pos, p->h, at_end, p->origin, p->diag);
 }
 
 static int feed(tfp *p, const unsigned char *buf, size_t n)
 {
-	if (p->base + n > MAX_STATE_BYTES)
+	if (p->pos.base + n > MAX_STATE_BYTES)
 		return p->err = st_diag_set(p->diag, ST_E_LIMIT, "%s: state larger than %llu bytes",
 					    p->origin, (unsigned long long)MAX_STATE_BYTES);
-	p->chunk = buf;
-	p->chunk_len = n;
-	p->scanned = 0;
-	yajl_status s = yajl_parse(p->h, buf, n);
+	yajl_status s = st__jpos_parse(&p->pos, p->h, buf, n);
 	if (s != yajl_status_ok)
 		return parse_error(p, s, false);
-	advance_to(p, n);
-	p->chunk = NULL;
-	p->base += n;
-	p->scanned = 0;
 	report_progress(p);
 	return 0;
 }
@@ -1635,134 +1559,39 @@ static int read_file(tfp *p, const char *path)
 
 typedef struct http_ctx {
 	tfp *p;
-	CURL *curl;
-	long status;
-	bool checked, bad_status;
+	st_fetch *f;
+	bool started;
 } http_ctx;
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+static int on_body(void *ud, long status, const char *data, size_t n)
 {
 	http_ctx *hc = ud;
-	size_t n = size * nmemb;
-	if (!hc->checked) {
-		hc->checked = true;
-		curl_easy_getinfo(hc->curl, CURLINFO_RESPONSE_CODE, &hc->status);
-		if (hc->status < 200 || hc->status > 299) {
-			hc->bad_status = true;
-			return 0; /* the error body is not read: it is no state */
-		}
+	if (status < 200 || status > 299)
+		return ST_FETCH_STOP; /* the error body is not read: it is no state */
+	if (!hc->started) {
+		hc->started = true;
 		curl_off_t cl = -1;
-		if (!curl_easy_getinfo(hc->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) && cl > 0)
+		if (!curl_easy_getinfo(hc->f->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) &&
+		    cl > 0)
 			hc->p->total_hint = (uint64_t)cl;
 	}
-	if (feed(hc->p, (const unsigned char *)data, n) < 0)
-		return 0;
-	return n;
-}
-
-/* The URL for messages: no userinfo, no query, no fragment. */
-static char *redact_url(const char *url)
-{
-	sbuf b = {0};
-	const char *auth = strstr(url, "://");
-	auth = auth ? auth + 3 : url;
-	size_t hend = strcspn(auth, "/?#");
-	const char *at = memchr(auth, '@', hend);
-	sb_add(&b, url, (size_t)(auth - url));
-	if (at) {
-		sb_add(&b, "***@", 4);
-		sb_add(&b, at + 1, (size_t)(auth + hend - at - 1));
-	} else
-		sb_add(&b, auth, hend);
-	const char *rest = auth + hend;
-	sb_add(&b, rest, strcspn(rest, "?#"));
-	return b.p;
-}
-
-static const char *cred_ref(const st_source *src, char *buf, size_t n)
-{
-	if (src->token_env)
-		snprintf(buf, n, "the token from environment variable %s", src->token_env);
-	else if (src->token_file)
-		snprintf(buf, n, "the token from file %s", src->token_file);
-	else
-		snprintf(buf, n, "no credential (set token_env or token_file)");
-	return buf;
+	return feed(hc->p, (const unsigned char *)data, n);
 }
 
 static int read_http(tfp *p, const char *url, const char *shown)
 {
-	const st_source *src = p->src;
-	char *token = NULL;
-	int rc = st_source_token(src, &token, p->diag);
+	st_fetch f;
+	const st_fetch_opts opts = {.user_agent = "stacktwin-terraform/1"};
+	int rc = st_fetch_init(&f, p->src, &opts, p->diag);
 	if (rc < 0)
-		return rc;
-	CURL *c = curl_easy_init();
-	if (!c) {
-		st_secret_free(token);
-		return st_diag_set(p->diag, -ENOMEM, "source '%s': cannot start libcurl",
-				   src->name);
-	}
-	char errbuf[CURL_ERROR_SIZE] = "";
-	http_ctx hc = {.p = p, .curl = c};
-	double t = src->timeout_s > 0 ? src->timeout_s : DEFAULT_TIMEOUT_S;
-	long tms = (long)(t * 1000.0);
-	long ts = (long)(t + 0.999);
-	const char *user = st_source_option(src, "username");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, tms);
-	/* a stall longer than the timeout gives up; a big state may take longer in total */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, ts < 1 ? 1L : ts);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "stacktwin-terraform/1");
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &hc);
-	if (token && user) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, token);
-	} else if (token) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
-	}
-	CURLcode cc = curl_easy_perform(c);
-	if (!hc.checked)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &hc.status);
-	char ref[512];
-	if (p->err < 0)
-		rc = p->err; /* the parser failed: its message stands */
-	else if (hc.bad_status || (cc == CURLE_OK && (hc.status < 200 || hc.status > 299))) {
-		if (hc.status == 401 || hc.status == 403)
-			rc = st_diag_set(
-				p->diag, ST_E_IO,
-				"source '%s': GET %s: HTTP %ld (%s): the server refused %s",
-				src->name, shown, hc.status,
-				hc.status == 401 ? "unauthorized" : "forbidden",
-				cred_ref(src, ref, sizeof(ref)));
-		else
-			rc = st_diag_set(p->diag, ST_E_IO, "source '%s': GET %s: HTTP %ld",
-					 src->name, shown, hc.status);
-	} else if (cc != CURLE_OK) {
-		/* libcurl's detail names hosts and ports; make sure it holds no secret */
-		bool safe = errbuf[0] && !(token && strstr(errbuf, token)) && !strchr(errbuf, '@');
-		if (cc == CURLE_OPERATION_TIMEDOUT)
-			rc = st_diag_set(p->diag, ST_E_IO,
-					 "source '%s': GET %s: timed out after %g s%s%s", src->name,
-					 shown, t, safe ? ": " : "", safe ? errbuf : "");
-		else
-			rc = st_diag_set(p->diag, ST_E_IO, "source '%s': GET %s: %s%s%s", src->name,
-					 shown, curl_easy_strerror(cc), safe ? ": " : "",
-					 safe ? errbuf : "");
-	}
-	curl_easy_cleanup(c);
-	st_secret_free(token);
+		goto out;
+	http_ctx hc = {.p = p, .f = &f};
+	long status = 0;
+	rc = st_fetch_get(&f, url, shown, on_body, &hc, &status, p->diag);
+	if (!rc && (status < 200 || status > 299))
+		rc = st_fetch_http_error(&f, shown, status, NULL, p->diag);
+out:
+	st_fetch_free(&f);
 	return rc;
 }
 
@@ -1795,11 +1624,6 @@ static void tfp_free(tfp *p)
 	free(p->tv);
 }
 
-static bool is_url(const char *s)
-{
-	return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
-}
-
 static int run(const st_source *src, st_sink *sink, st_diag *diag)
 {
 	tfp p = {0};
@@ -1815,7 +1639,7 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 	if (!src->location || !*src->location)
 		return st_diag_set(diag, ST_E_INVALID,
 				   "source '%s': no location (a state file or URL)", src->name);
-	bool url = is_url(src->location);
+	bool url = st_fetch_is_url(src->location);
 	if (!url && strstr(src->location, "://"))
 		return st_diag_set(diag, ST_E_INVALID,
 				   "source '%s': unsupported location scheme (a file path, http:// "
@@ -1836,7 +1660,7 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 				   src->name);
 
 	if (url)
-		shown = redact_url(src->location);
+		shown = st_fetch_mask_url(src->location, ST_FETCH_MASK_QUERY);
 	else {
 		const char *slash = strrchr(src->location, '/');
 		shown = st_xstrndup(slash ? slash + 1 : src->location,
@@ -1851,8 +1675,7 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 	p.diag = diag;
 	p.origin = origin;
 	p.ws = ws;
-	p.line = 1;
-	p.last_nl = -1;
+	st__jpos_init(&p.pos);
 	st_pb_init(&p.pb);
 	p.h = yajl_alloc(&callbacks, NULL, &p);
 	if (!p.h) {
@@ -1863,7 +1686,7 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 	rc = url ? read_http(&p, src->location, shown) : read_file(&p, src->location);
 	if (rc < 0)
 		goto out;
-	if (p.base == 0) {
+	if (p.pos.base == 0) {
 		rc = st_diag_set(diag, ST_E_INVALID, "%s:1:1: the state is empty", origin);
 		goto out;
 	}
@@ -1872,7 +1695,8 @@ static int run(const st_source *src, st_sink *sink, st_diag *diag)
 		rc = parse_error(&p, s, true);
 		goto out;
 	}
-	uint32_t el = p.line, ec = (uint32_t)((int64_t)p.base - p.last_nl);
+	uint32_t el, ec;
+	st__jpos_end(&p.pos, &el, &ec);
 	if (!p.have_version) {
 		rc = st_diag_set(diag, ST_E_INVALID,
 				 "%s:%u:%u: no \"version\": not a Terraform state", origin, el, ec);

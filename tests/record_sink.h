@@ -7,6 +7,7 @@
  * blobs; rs_find_node / rs_find_edge / rs_prop_str look them up.  Node and edge
  * properties are also checked against the schema here (st_props_check), so a
  * connector emitting a blob the store would refuse fails its test.
+ * Include after <cmocka.h> (rs_assert_prop fails the test).
  */
 #ifndef ST_RECORD_SINK_H
 #define ST_RECORD_SINK_H
@@ -19,7 +20,7 @@
 #include "props.h"
 
 typedef struct rs_fact {
-	char kind;	/* 'n' node, 'e' edge, 'c' cost, 'h' hint, 'w' warning */
+	char kind;	/* 'n' node, 'e' edge, 'c' cost, 'h' hint, 'w' warning, 'o' note */
 	char *id, *dst; /* node id / edge source, edge target, hint value, warning message */
 	int type;	/* schema type index, hint kind */
 	uint8_t *props;
@@ -265,6 +266,33 @@ static ST_UNUSED char *rs_prop_str(const rs_fact *f, const char *key)
 	}
 	}
 	return rs_dup("", 0);
+}
+
+/* A note recorder (kind 'o', the message in dst) for tests that tell notes
+ * from warnings: set sink.note = rs_note after rs_init. */
+static ST_UNUSED void rs_note(st_sink *s, st_loc loc, const char *msg)
+{
+	rs_fact *f = rs_push(s->ctx, 'o', loc);
+	f->dst = rs_dup(msg, strlen(msg));
+}
+
+/* How many facts of a kind ('n', 'e', 'c', 'h', 'w') were recorded. */
+static ST_UNUSED size_t rs_count_kind(const rs_sink *r, char kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n; i++)
+		n += r->facts[i].kind == kind;
+	return n;
+}
+
+/* Fails the test unless fact f exists and its property key reads `want`. */
+static ST_UNUSED void rs_assert_prop(const rs_fact *f, const char *key, const char *want)
+{
+	assert_non_null(f);
+	char *v = rs_prop_str(f, key);
+	if (strcmp(v, want))
+		fail_msg("%s: property %s is '%s', want '%s'", f->id, key, v, want);
+	free(v);
 }
 
 #endif

@@ -114,23 +114,6 @@ static void assert_totals(const rs_sink *r, const char *currency, size_t facts, 
 			 (long long)billed, (long long)effective);
 }
 
-static void assert_prop(const rs_fact *f, const char *key, const char *want)
-{
-	assert_non_null(f);
-	char *v = rs_prop_str(f, key);
-	if (strcmp(v, want))
-		fail_msg("%s: property %s is '%s', want '%s'", f->id, key, v, want);
-	free(v);
-}
-
-static size_t count_kind(const rs_sink *r, char kind)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < r->n; i++)
-		n += r->facts[i].kind == kind;
-	return n;
-}
-
 /* The warning/note facts whose message contains `needle`. */
 static size_t count_notes(const rs_sink *r, const char *needle)
 {
@@ -186,32 +169,32 @@ static void check_focus_basic(const rs_sink *r, const char *origin)
 	assert_int_equal(r->n_nodes, 6);
 
 	const rs_fact *n = rs_find_node(r, PAY);
-	assert_prop(n, "provider", "aws");
-	assert_prop(n, "service_name", "Amazon RDS");
-	assert_prop(n, "resource_id", "arn:aws:rds:eu-west-1:111:db:payments");
-	assert_prop(n, "region", "eu-west-1");
-	assert_prop(n, "account", "111");
-	assert_prop(n, "name", "payments-db");
-	assert_prop(n, "labels", "service=payments,team=payments-team");
+	rs_assert_prop(n, "provider", "aws");
+	rs_assert_prop(n, "service_name", "Amazon RDS");
+	rs_assert_prop(n, "resource_id", "arn:aws:rds:eu-west-1:111:db:payments");
+	rs_assert_prop(n, "region", "eu-west-1");
+	rs_assert_prop(n, "account", "111");
+	rs_assert_prop(n, "name", "payments-db");
+	rs_assert_prop(n, "labels", "service=payments,team=payments-team");
 	assert_string_equal(n->origin, origin);
 	assert_int_equal(n->line, 2);
 
 	n = rs_find_node(r, VM1);
-	assert_prop(n, "provider", "azure");
-	assert_prop(n, "name", "vm \"one\"\r\nsecond line");
-	assert_prop(n, "labels", "app=checkout,env=prod,owner=team-checkout");
+	rs_assert_prop(n, "provider", "azure");
+	rs_assert_prop(n, "name", "vm \"one\"\r\nsecond line");
+	rs_assert_prop(n, "labels", "app=checkout,env=prod,owner=team-checkout");
 	assert_int_equal(n->line, 7);
 
 	n = rs_find_node(r, "bill:aws/service/AWS Support");
-	assert_prop(n, "provider", "aws");
-	assert_prop(n, "service_name", "AWS Support");
-	assert_prop(n, "resource_id", "");
-	assert_prop(n, "labels", "");
+	rs_assert_prop(n, "provider", "aws");
+	rs_assert_prop(n, "service_name", "AWS Support");
+	rs_assert_prop(n, "resource_id", "");
+	rs_assert_prop(n, "labels", "");
 
 	/* the row after the two-line cell and the empty line is line 10 */
 	assert_int_equal(rs_find_node(r, "bill:gcp/gcp-res-1")->line, 10);
 	assert_int_equal(find_cost(r, "bill:gcp/gcp-res-3", "2026-10-03", "USD")->line, 12);
-	assert_prop(rs_find_node(r, "bill:gcp/gcp-res-1"), "provider", "gcp");
+	rs_assert_prop(rs_find_node(r, "bill:gcp/gcp-res-1"), "provider", "gcp");
 
 	/* hints: tags and the resource id */
 	const rs_fact *h = rs_find_hint(r, PAY, ST_HINT_SERVICE, "payments");
@@ -232,7 +215,7 @@ static void check_focus_basic(const rs_sink *r, const char *origin)
 			assert_null(strstr(r->facts[i].id, "/service/"));
 	/* 5 resources x cloud id + 2 + 2 tag hints */
 	assert_int_equal(r->n_hints, 9);
-	assert_int_equal(count_kind(r, 'w'), 0);
+	assert_int_equal(rs_count_kind(r, 'w'), 0);
 }
 
 static void test_focus_basic(void **state)
@@ -301,7 +284,7 @@ static void test_focus05(void **state)
 	brun b;
 	run_ok(&b, &st_connector_focus, DATA "focus05.csv", NULL);
 	assert_cost(&b.rs, "bill:azure/vm-05", "2026-10-07", "CHF", 4200000, 4000000);
-	assert_prop(rs_find_node(&b.rs, "bill:azure/vm-05"), "region", "westeurope");
+	rs_assert_prop(rs_find_node(&b.rs, "bill:azure/vm-05"), "region", "westeurope");
 	rs_free(&b.rs);
 }
 
@@ -324,18 +307,18 @@ static void test_cur(void **state)
 		    1230000, 1230000);
 	assert_int_equal(b.rs.n_costs, 5);
 	const rs_fact *n = rs_find_node(&b.rs, "bill:aws/i-0abc");
-	assert_prop(n, "provider", "aws");
-	assert_prop(n, "service_name", "Amazon Elastic Compute Cloud");
-	assert_prop(n, "region", "eu-west-1");
-	assert_prop(n, "account", "111");
+	rs_assert_prop(n, "provider", "aws");
+	rs_assert_prop(n, "service_name", "Amazon Elastic Compute Cloud");
+	rs_assert_prop(n, "region", "eu-west-1");
+	rs_assert_prop(n, "account", "111");
 	/* user: tags only */
-	assert_prop(n, "labels", "service=checkout,team=team-checkout");
+	rs_assert_prop(n, "labels", "service=checkout,team=team-checkout");
 	assert_non_null(rs_find_hint(&b.rs, "bill:aws/i-0abc", ST_HINT_SERVICE, "checkout"));
 	assert_non_null(rs_find_hint(&b.rs, "bill:aws/i-0abc", ST_HINT_TEAM, "team-checkout"));
 	const rs_fact *h = rs_find_hint(&b.rs, "bill:aws/i-0abc", ST_HINT_CLOUD_ID, "i-0abc");
 	assert_non_null(h);
 	assert_string_equal(h->evidence, "lineItem/ResourceId i-0abc");
-	assert_int_equal(count_kind(&b.rs, 'w'), 0);
+	assert_int_equal(rs_count_kind(&b.rs, 'w'), 0);
 	rs_free(&b.rs);
 }
 
@@ -357,15 +340,15 @@ static void test_gcp(void **state)
 	 *   USD facts 2 billed 1600005 effective 1340000 */
 	assert_totals(&b.rs, "USD", 2, 1600005, 1340000);
 	const rs_fact *n = rs_find_node(&b.rs, GVM);
-	assert_prop(n, "name", "vm-1");
-	assert_prop(n, "account", "proj-a");
-	assert_prop(n, "region", "europe-west1");
-	assert_prop(n, "service_name", "Compute Engine");
+	rs_assert_prop(n, "name", "vm-1");
+	rs_assert_prop(n, "account", "proj-a");
+	rs_assert_prop(n, "region", "europe-west1");
+	rs_assert_prop(n, "service_name", "Compute Engine");
 	/* labels array plus the labels.env column */
-	assert_prop(n, "labels", "env=prod,service=search,team=platform");
+	rs_assert_prop(n, "labels", "env=prod,service=search,team=platform");
 	assert_non_null(rs_find_hint(&b.rs, GVM, ST_HINT_SERVICE, "search"));
 	assert_non_null(rs_find_hint(&b.rs, GVM, ST_HINT_TEAM, "platform"));
-	assert_prop(rs_find_node(&b.rs, "bill:gcp/service/Cloud Storage"), "service_name",
+	rs_assert_prop(rs_find_node(&b.rs, "bill:gcp/service/Cloud Storage"), "service_name",
 		    "Cloud Storage");
 	rs_free(&b.rs);
 
@@ -383,7 +366,7 @@ static void test_tags(void **state)
 	(void)state;
 	brun b;
 	run_ok(&b, &st_connector_focus, DATA "focus_tags.csv", NULL);
-	assert_prop(rs_find_node(&b.rs, "bill:aws/res-secret"), "labels",
+	rs_assert_prop(rs_find_node(&b.rs, "bill:aws/res-secret"), "labels",
 		    "b=true,n=5,team=payments");
 	for (size_t i = 0; i < b.rs.n; i++) {
 		const rs_fact *f = &b.rs.facts[i];
@@ -395,24 +378,24 @@ static void test_tags(void **state)
 		if (f->evidence)
 			assert_null(strstr(f->evidence, "hunter2"));
 	}
-	assert_prop(rs_find_node(&b.rs, "bill:azure/res-azure"), "labels",
+	rs_assert_prop(rs_find_node(&b.rs, "bill:azure/res-azure"), "labels",
 		    "costCenter=1234,service=checkout");
 	assert_non_null(rs_find_hint(&b.rs, "bill:azure/res-azure", ST_HINT_SERVICE, "checkout"));
-	assert_prop(rs_find_node(&b.rs, "bill:aws/res-badtags"), "labels", "");
+	rs_assert_prop(rs_find_node(&b.rs, "bill:aws/res-badtags"), "labels", "");
 	const rs_fact *w = find_note(&b.rs, "Tags: not a valid JSON object; the labels of "
 					    "bill:aws/res-badtags are not kept");
 	assert_non_null(w);
 	assert_int_equal(w->line, 4);
-	assert_prop(rs_find_node(&b.rs, "bill:aws/res-moved"), "labels", "team=new-team");
+	rs_assert_prop(rs_find_node(&b.rs, "bill:aws/res-moved"), "labels", "team=new-team");
 	assert_non_null(rs_find_hint(&b.rs, "bill:aws/res-moved", ST_HINT_TEAM, "new-team"));
 	assert_null(rs_find_hint(&b.rs, "bill:aws/res-moved", ST_HINT_TEAM, "old-team"));
-	assert_prop(rs_find_node(&b.rs, "bill:aws/res-esc"), "labels",
+	rs_assert_prop(rs_find_node(&b.rs, "bill:aws/res-esc"), "labels",
 		    "app=a/b,team=caf\xc3\xa9 \"q\"");
 	const rs_fact *h =
 		rs_find_hint(&b.rs, "bill:aws/res-esc", ST_HINT_TEAM, "caf\xc3\xa9 \"q\"");
 	assert_non_null(h);
 	assert_string_equal(h->evidence, "tag team=caf\xc3\xa9 \"q\"");
-	assert_int_equal(count_kind(&b.rs, 'w'), 1);
+	assert_int_equal(rs_count_kind(&b.rs, 'w'), 1);
 	rs_free(&b.rs);
 }
 
@@ -562,7 +545,7 @@ static void test_buffer_boundaries(void **state)
 	assert_totals(&b.rs, "USD", 30, 30000, 60000);
 	/* i % 10 == 3 and i % 3 == 0 -> i = 3, 33, ... : 1000 rows on day 1 */
 	assert_cost(&b.rs, "bill:aws/res-3", "2026-10-01", "USD", 1000, 2000);
-	assert_prop(rs_find_node(&b.rs, "bill:aws/res-3"), "service_name", "Svc\"3");
+	rs_assert_prop(rs_find_node(&b.rs, "bill:aws/res-3"), "service_name", "Svc\"3");
 	assert_non_null(rs_find_hint(&b.rs, "bill:aws/res-3", ST_HINT_TEAM, "t3"));
 	rs_free(&b.rs);
 	unlink(path);
@@ -629,7 +612,7 @@ static void test_public_fixtures(void **state)
 				buckets++;
 		assert_true(buckets > 0);
 		assert_int_equal(b.rs.n_hints, b.rs.n_nodes - buckets);
-		assert_int_equal(count_kind(&b.rs, 'w'), 0);
+		assert_int_equal(rs_count_kind(&b.rs, 'w'), 0);
 		rs_free(&b.rs);
 	}
 	if (!file_exists(cur)) {

@@ -27,6 +27,7 @@
 #include "codeowners.h"
 #include "connector.h"
 #include "record_sink.h"
+#include "spawn.h"
 
 #define FIXTURES "/work/shared/fixtures"
 #define DAY 86400LL
@@ -37,7 +38,7 @@ typedef struct tctx {
 	rs_sink rs;
 	st_diag diag;
 	int64_t now;
-	long server_pid; /* a test's HTTP server, stopped in teardown */
+	pid_t server_pid; /* a test's HTTP server, stopped in teardown */
 } tctx;
 
 static tctx *T;
@@ -94,10 +95,7 @@ static void put(const char *repo, const char *path, const char *content)
 	*slash = 0;
 	sh("mkdir -p '%s'", full);
 	*slash = '/';
-	FILE *f = fopen(full, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
+	sp_write_file(full, "%s", content);
 }
 
 /* Commit everything in `repo` as `author` at `when` (epoch seconds). */
@@ -145,11 +143,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	tctx *t = *state;
-	if (t->server_pid > 0)
-		kill((pid_t)t->server_pid, SIGTERM);
+	sp_stop(&t->server_pid);
 	rs_free(&t->rs);
 	st_schema_free(t->schema);
-	sh("rm -rf '%s'", t->dir);
+	assert_int_equal(sp_rmrf(t->dir), 0);
 	free(t);
 	T = NULL;
 	return 0;
@@ -764,22 +761,11 @@ static void test_codeowners_warnings_in_repo(void **state)
 
 /* ---- fixtures: real CODEOWNERS files ---- */
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 20);
-	*len = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	return buf;
-}
-
 static void test_fixture_codeowners(void **state)
 {
 	(void)state;
 	size_t len = 0;
-	char *buf = slurp(FIXTURES "/codeowners/prometheus/CODEOWNERS", &len);
+	char *buf = sp_read_all(FIXTURES "/codeowners/prometheus/CODEOWNERS", &len);
 	if (!buf) {
 		printf("SKIP: " FIXTURES "/codeowners/prometheus/CODEOWNERS is absent\n");
 		skip();
@@ -806,7 +792,7 @@ static void test_fixture_codeowners(void **state)
 	assert_int_equal(st_codeowners_repo_rule(co)->line, 7);
 	st_codeowners_free(co);
 
-	buf = slurp(FIXTURES "/codeowners/finops-toolkit/.github/CODEOWNERS", &len);
+	buf = sp_read_all(FIXTURES "/codeowners/finops-toolkit/.github/CODEOWNERS", &len);
 	if (!buf) {
 		printf("SKIP: finops-toolkit CODEOWNERS is absent\n");
 		return;
@@ -1070,7 +1056,7 @@ static const char server_py[] =
 
 typedef struct server {
 	int port;
-	long pid;
+	pid_t pid;
 } server;
 
 /* Serve T->dir/srv/repos over smart HTTP; cred "user:password" or "-".
@@ -1083,25 +1069,20 @@ static server start_server(const char *cred)
 	snprintf(path, sizeof(path), "%s/srv/root/cgi-bin", T->dir);
 	sh("mkdir -p '%s'", path);
 	snprintf(path, sizeof(path), "%s/srv/server.py", T->dir);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(server_py, f);
-	fclose(f);
+	sp_write_file(path, "%s", server_py);
 	snprintf(path, sizeof(path), "%s/srv/root/cgi-bin/git", T->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f,
-		"#!/bin/sh\nexport GIT_PROJECT_ROOT='%s/srv/repos' GIT_HTTP_EXPORT_ALL=1\n"
-		"export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'\n"
-		"exec git http-backend\n",
-		T->dir);
-	fclose(f);
+	sp_write_file(path,
+		      "#!/bin/sh\nexport GIT_PROJECT_ROOT='%s/srv/repos' GIT_HTTP_EXPORT_ALL=1\n"
+		      "export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory "
+		      "GIT_CONFIG_VALUE_0='*'\n"
+		      "exec git http-backend\n",
+		      T->dir);
 	sh("chmod +x '%s'", path);
 	sh("rm -f '%s/srv/port'; python3 '%s/srv/server.py' '%s/srv/root' '%s/srv/port' '%s' "
 	   "</dev/null >/dev/null 2>&1 & echo $! > '%s/srv/pid'",
 	   T->dir, T->dir, T->dir, T->dir, cred, T->dir);
 	server sv = {0};
-	sv.pid = atol(out_of("cat '%s/srv/pid'", T->dir));
+	sv.pid = (pid_t)strtol(out_of("cat '%s/srv/pid'", T->dir), NULL, 10);
 	T->server_pid = sv.pid;
 	char portfile[512];
 	snprintf(portfile, sizeof(portfile), "%s/srv/port", T->dir);
@@ -1121,8 +1102,7 @@ static server start_server(const char *cred)
 
 static void stop_server(server sv)
 {
-	if (sv.pid > 0)
-		kill((pid_t)sv.pid, SIGTERM);
+	sp_stop(&sv.pid);
 	T->server_pid = 0;
 }
 

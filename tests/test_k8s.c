@@ -29,6 +29,7 @@
 
 #include "manifest.h"
 #include "record_sink.h"
+#include "spawn.h"
 
 #define DATA ST_SOURCE_ROOT "/tests/data/k8s/"
 #define FIX_API "/work/shared/fixtures/k8s-api"
@@ -47,36 +48,11 @@ typedef struct srv {
 	char kc[128], log[128];
 } srv;
 
-static void write_file(const char *path, const char *fmt, ...)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fclose(f);
-}
-
+/* The file's content, "" when it is missing. */
 static char *read_all(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return strdup("");
-	char *b = NULL;
-	size_t cap = 0, n = 0, r;
-	char chunk[4096];
-	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		b = realloc(b, cap = n + r + 1);
-		memcpy(b + n, chunk, r);
-		n += r;
-	}
-	fclose(f);
-	if (!b)
-		return strdup("");
-	b[n] = 0;
-	(void)cap;
-	return b;
+	char *b = sp_read_all(path, NULL);
+	return b ? b : strdup("");
 }
 
 static size_t count_str(const char *hay, const char *needle)
@@ -110,71 +86,41 @@ static void start(srv *s, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	int fds[2];
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execvp("python3", (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	char buf[32] = "";
-	size_t got = 0;
-	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
-		ssize_t r = read(fds[0], buf + got, sizeof(buf) - 1 - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fds[0]);
-	if (!memchr(buf, '\n', got))
+	if (sp_start_port(argv, &s->pid, &s->port))
 		fail_msg("apiserver.py did not start");
-	buf[got] = 0;
-	s->port = atoi(buf);
-	assert_true(s->port > 0);
 }
 
 static void stop(srv *s)
 {
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-	assert_int_equal(system(cmd), 0);
+	sp_stop(&s->pid);
+	assert_int_equal(sp_rmrf(s->dir), 0);
 }
 
 /* A kubeconfig for server URL with `user_yaml` as the user entry's body. */
 static void kubeconfig(srv *s, const char *server, const char *cluster_extra, const char *user_yaml)
 {
-	write_file(s->kc,
-		   "apiVersion: v1\n"
-		   "kind: Config\n"
-		   "clusters:\n"
-		   "- name: other\n"
-		   "  cluster: {server: 'http://127.0.0.1:1'}\n"
-		   "- name: test\n"
-		   "  cluster:\n"
-		   "    server: %s\n"
-		   "%s"
-		   "contexts:\n"
-		   "- name: other-ctx\n"
-		   "  context: {cluster: other, user: ci}\n"
-		   "- name: test-ctx\n"
-		   "  context: {cluster: test, user: ci, namespace: shop}\n"
-		   "current-context: test-ctx\n"
-		   "preferences: {}\n"
-		   "users:\n"
-		   "- name: ci\n"
-		   "  user:\n"
-		   "%s",
-		   server, cluster_extra ? cluster_extra : "", user_yaml);
+	sp_write_file(s->kc,
+		      "apiVersion: v1\n"
+		      "kind: Config\n"
+		      "clusters:\n"
+		      "- name: other\n"
+		      "  cluster: {server: 'http://127.0.0.1:1'}\n"
+		      "- name: test\n"
+		      "  cluster:\n"
+		      "    server: %s\n"
+		      "%s"
+		      "contexts:\n"
+		      "- name: other-ctx\n"
+		      "  context: {cluster: other, user: ci}\n"
+		      "- name: test-ctx\n"
+		      "  context: {cluster: test, user: ci, namespace: shop}\n"
+		      "current-context: test-ctx\n"
+		      "preferences: {}\n"
+		      "users:\n"
+		      "- name: ci\n"
+		      "  user:\n"
+		      "%s",
+		      server, cluster_extra ? cluster_extra : "", user_yaml);
 }
 
 static void kubeconfig_http(srv *s, const char *user_yaml)
@@ -189,13 +135,6 @@ typedef struct k_run {
 	st_diag d;
 	int rc;
 } k_run;
-
-/* Notes are recorded as facts of kind 'o' (record_sink.h has no note). */
-static void rs_note(st_sink *s, st_loc loc, const char *msg)
-{
-	rs_fact *f = rs_push(s->ctx, 'o', loc);
-	f->dst = rs_dup(msg, strlen(msg));
-}
 
 static void run_loc(k_run *t, const char *location, const st_kv *opts, size_t n_opts,
 		    double timeout)
@@ -215,23 +154,6 @@ static void run_loc(k_run *t, const char *location, const st_kv *opts, size_t n_
 static void k_free(k_run *t)
 {
 	rs_free(&t->rs);
-}
-
-static void assert_prop(const rs_fact *f, const char *key, const char *want)
-{
-	assert_non_null(f);
-	char *v = rs_prop_str(f, key);
-	if (strcmp(v, want))
-		fail_msg("%s: property %s is '%s', want '%s'", f->id, key, v, want);
-	free(v);
-}
-
-static size_t count_kind(const rs_sink *r, char kind)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < r->n; i++)
-		n += r->facts[i].kind == kind;
-	return n;
 }
 
 static size_t count_type(const rs_sink *r, const char *node_type)
@@ -296,9 +218,9 @@ static void test_list_everything(void **state)
 	const rs_fact *cl = rs_find_node(r, "k8s:test");
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", s.port);
-	assert_prop(cl, "server", url);
-	assert_prop(cl, "version", "v1.31.4");
-	assert_prop(cl, "name", "test");
+	rs_assert_prop(cl, "server", url);
+	rs_assert_prop(cl, "version", "v1.31.4");
+	rs_assert_prop(cl, "name", "test");
 	assert_string_equal(cl->origin, "live:/version");
 
 	/* every kind */
@@ -313,44 +235,45 @@ static void test_list_everything(void **state)
 	assert_int_equal(count_type(r, "KubernetesPod"), 9);
 	assert_int_equal(count_type(r, "KubernetesService"), 4);
 	assert_int_equal(count_type(r, "KubernetesIngress"), 1);
-	assert_int_equal(count_kind(r, 'n'), 30);
-	assert_int_equal(count_kind(r, 'w'), 0);
-	assert_int_equal(count_kind(r, 'o'), 0);
+	assert_int_equal(rs_count_kind(r, 'n'), 30);
+	assert_int_equal(rs_count_kind(r, 'w'), 0);
+	assert_int_equal(rs_count_kind(r, 'o'), 0);
 
 	/* properties */
 	const rs_fact *d = rs_find_node(r, C "shop/Deployment/cart");
-	assert_prop(d, "replicas", "2");
-	assert_prop(d, "image", "ghcr.io/acme/cart:2.8.0");
-	assert_prop(d, "uid", "uid-shop-cart");
-	assert_prop(d, "namespace", "shop");
-	assert_prop(d, "cluster", "test");
-	assert_prop(d, "annotations",
-		    "backstage.io/kubernetes-id=cart-svc,deployment.kubernetes.io/revision=3");
+	rs_assert_prop(d, "replicas", "2");
+	rs_assert_prop(d, "image", "ghcr.io/acme/cart:2.8.0");
+	rs_assert_prop(d, "uid", "uid-shop-cart");
+	rs_assert_prop(d, "namespace", "shop");
+	rs_assert_prop(d, "cluster", "test");
+	rs_assert_prop(d, "annotations",
+		       "backstage.io/kubernetes-id=cart-svc,deployment.kubernetes.io/revision=3");
 	assert_string_equal(d->origin, "live:/apis/apps/v1/deployments");
 	assert_int_equal(d->line, 0);
 	const rs_fact *p = rs_find_node(r, C "shop/Pod/cart-7d4b5-aaaaa");
-	assert_prop(p, "phase", "Running");
-	assert_prop(p, "node_name", "node-a");
-	assert_prop(p, "image", "ghcr.io/acme/cart:2.8.0");
-	assert_prop(p, "labels", "app=cart,pod-template-hash=7d4b5");
+	rs_assert_prop(p, "phase", "Running");
+	rs_assert_prop(p, "node_name", "node-a");
+	rs_assert_prop(p, "image", "ghcr.io/acme/cart:2.8.0");
+	rs_assert_prop(p, "labels", "app=cart,pod-template-hash=7d4b5");
 	assert_string_equal(p->origin, "live:/api/v1/pods");
-	assert_prop(rs_find_node(r, C "platform/Pod/migrate-db-z"), "phase", "Pending");
+	rs_assert_prop(rs_find_node(r, C "platform/Pod/migrate-db-z"), "phase", "Pending");
 	const rs_fact *n = rs_find_node(r, C "Node/node-a");
-	assert_prop(n, "instance_type", "m6i.xlarge");
-	assert_prop(n, "zone", "eu-west-1a");
-	assert_prop(n, "provider_id", "aws:///eu-west-1a/i-0a4f1c2e9b7d35e01");
-	assert_prop(n, "name", "node-a");
+	rs_assert_prop(n, "instance_type", "m6i.xlarge");
+	rs_assert_prop(n, "zone", "eu-west-1a");
+	rs_assert_prop(n, "provider_id", "aws:///eu-west-1a/i-0a4f1c2e9b7d35e01");
+	rs_assert_prop(n, "name", "node-a");
 	n = rs_find_node(r, C "Node/node-b"); /* the deprecated beta labels */
-	assert_prop(n, "instance_type", "m5.large");
-	assert_prop(n, "zone", "eu-west-1b");
-	assert_prop(rs_find_node(r, C "shop/Service/cart"), "selector", "app=cart");
-	assert_prop(rs_find_node(r, C "shop/Service/payments-ext"), "service_type", "ExternalName");
-	assert_prop(rs_find_node(r, C "shop/Ingress/web"), "hosts",
-		    "shop.example.com,www.shop.example.com");
-	assert_prop(rs_find_node(r, C "shop"), "labels",
-		    "kubernetes.io/metadata.name=shop,team=payments");
-	assert_prop(rs_find_node(r, C "platform/CronJob/nightly-report"), "image",
-		    "ghcr.io/acme/report:1.1");
+	rs_assert_prop(n, "instance_type", "m5.large");
+	rs_assert_prop(n, "zone", "eu-west-1b");
+	rs_assert_prop(rs_find_node(r, C "shop/Service/cart"), "selector", "app=cart");
+	rs_assert_prop(rs_find_node(r, C "shop/Service/payments-ext"), "service_type",
+		       "ExternalName");
+	rs_assert_prop(rs_find_node(r, C "shop/Ingress/web"), "hosts",
+		       "shop.example.com,www.shop.example.com");
+	rs_assert_prop(rs_find_node(r, C "shop"), "labels",
+		       "kubernetes.io/metadata.name=shop,team=payments");
+	rs_assert_prop(rs_find_node(r, C "platform/CronJob/nightly-report"), "image",
+		       "ghcr.io/acme/report:1.1");
 
 	/* CONTROLLED_BY along ownerReferences */
 	const char *ctl[][2] = {
@@ -487,13 +410,13 @@ static void test_auth_errors(void **state)
 	assert_non_null(strstr(t.d.msg, "user 'ci' (token from kubeconfig)"));
 	assert_non_null(strstr(t.d.msg, "the API says \"Unauthorized\""));
 	assert_nowhere(&t, "wrong-token-0815");
-	assert_int_equal(count_kind(&t.rs, 'n'), 0);
+	assert_int_equal(rs_count_kind(&t.rs, 'n'), 0);
 	k_free(&t);
 
 	/* tokenFile, relative to the kubeconfig's directory */
 	char tf[160];
 	snprintf(tf, sizeof(tf), "%s/tok", s.dir);
-	write_file(tf, "wrong-from-file-77\n");
+	sp_write_file(tf, "wrong-from-file-77\n");
 	kubeconfig_http(&s, "    tokenFile: tok\n");
 	run_loc(&t, s.kc, NULL, 0, 5);
 	assert_int_equal(t.rc, ST_E_IO);
@@ -503,7 +426,7 @@ static void test_auth_errors(void **state)
 	k_free(&t);
 
 	/* the right token in the file: 403 on pods quotes the Status message */
-	write_file(tf, TOKEN "\n");
+	sp_write_file(tf, TOKEN "\n");
 	run_loc(&t, s.kc, NULL, 0, 5);
 	assert_int_equal(t.rc, ST_E_IO);
 	assert_non_null(strstr(t.d.msg, "HTTP 403 (forbidden)"));
@@ -614,8 +537,8 @@ static void test_namespaces_option(void **state)
 	assert_int_equal(count_type(&t.rs, "KubernetesNamespace"), 1);
 	assert_int_equal(count_type(&t.rs, "KubernetesPod"), 4);
 	assert_int_equal(count_type(&t.rs, "KubernetesNode"), 2); /* cluster-wide */
-	assert_prop(rs_find_node(&t.rs, C "shop"), "labels",
-		    "kubernetes.io/metadata.name=shop,team=payments");
+	rs_assert_prop(rs_find_node(&t.rs, C "shop"), "labels",
+		       "kubernetes.io/metadata.name=shop,team=payments");
 	char *log = read_all(s.log);
 	assert_int_equal(count_str(log, "GET /api/v1/namespaces/shop\n"), 1);
 	assert_int_equal(count_str(log, "GET /api/v1/namespaces/shop/pods?limit="), 1);
@@ -674,7 +597,7 @@ static void test_network_errors(void **state)
 	k_free(&t);
 
 	/* not a kubeconfig / no server */
-	write_file(s.kc, "clusters: [\n");
+	sp_write_file(s.kc, "clusters: [\n");
 	run_loc(&t, s.kc, NULL, 0, 1);
 	assert_int_equal(t.rc, ST_E_INVALID);
 	assert_non_null(strstr(t.d.msg, "kubeconfig"));
@@ -693,7 +616,7 @@ static void test_kubeconfig_env(void **state)
 	char first[160], env[800];
 	snprintf(first, sizeof(first), "%s/first", s.dir);
 	/* the first file sets current-context; the context lives in the second */
-	write_file(first, "apiVersion: v1\nkind: Config\ncurrent-context: test-ctx\n");
+	sp_write_file(first, "apiVersion: v1\nkind: Config\ncurrent-context: test-ctx\n");
 	snprintf(env, sizeof(env), "%s:%s/missing:%s:%s/missing2", first, s.dir, s.kc, s.dir);
 	setenv("KUBECONFIG", env, 1);
 	k_run t;
@@ -784,10 +707,10 @@ static void test_tls_and_in_cluster(void **state)
 	if (t.rc)
 		fail_msg("run: %s", t.d.msg);
 	assert_non_null(rs_find_node(&t.rs, "k8s:in-cluster/shop/Deployment/cart"));
-	assert_prop(rs_find_node(&t.rs, "k8s:in-cluster"), "server", url);
+	rs_assert_prop(rs_find_node(&t.rs, "k8s:in-cluster"), "server", url);
 	k_free(&t);
 	snprintf(p, sizeof(p), "%s/token", s.dir);
-	write_file(p, "bad-sa-token-31\n");
+	sp_write_file(p, "bad-sa-token-31\n");
 	run_loc(&t, "in-cluster", opts, 1, 5);
 	assert_int_equal(t.rc, ST_E_IO);
 	assert_non_null(strstr(t.d.msg, "the service account token from "));
@@ -812,15 +735,15 @@ static void test_dump_dir(void **state)
 	assert_int_equal(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/deploy.json", s.dir);
 	/* a typed list whose items carry no kind, as the API writes them */
-	write_file(p,
-		   "{\"kind\":\"DeploymentList\",\"apiVersion\":\"apps/v1\",\"metadata\":{},"
+	sp_write_file(
+		p, "{\"kind\":\"DeploymentList\",\"apiVersion\":\"apps/v1\",\"metadata\":{},"
 		   "\"items\":[{\"metadata\":{\"name\":\"api\",\"namespace\":\"a\",\"uid\":\"u1\","
 		   "\"labels\":{\"app\":\"api\"}},\"spec\":{\"replicas\":2,\"template\":{"
 		   "\"metadata\":{\"labels\":{\"app\":\"api\"}},\"spec\":{\"containers\":[{"
 		   "\"image\":\"api:1\"}]}}}}]}");
 	snprintf(p, sizeof(p), "%s/sub/all.json", s.dir);
 	/* `kubectl get -o json` of several kinds: kind on every item */
-	write_file(
+	sp_write_file(
 		p,
 		"{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":["
 		"{\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":"
@@ -834,29 +757,30 @@ static void test_dump_dir(void **state)
 		"{\"name\":\"ghost\"}},\"rules\":[{\"http\":{\"paths\":[{\"backend\":{"
 		"\"service\":{\"name\":\"api\"}}}]}}]}}]}");
 	snprintf(p, sizeof(p), "%s/sub/pod.json", s.dir);
-	write_file(p, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"api-1-x\","
+	sp_write_file(p,
+		      "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"api-1-x\","
 		      "\"namespace\":\"a\",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":"
 		      "\"api-1\",\"controller\":true}]},\"spec\":{\"nodeName\":\"n1\"},"
 		      "\"status\":{\"phase\":\"Running\"}}");
 	snprintf(p, sizeof(p), "%s/sub/broken.json", s.dir);
-	write_file(p,
-		   "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"zz\"}, oops");
+	sp_write_file(
+		p, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"zz\"}, oops");
 	snprintf(p, sizeof(p), "%s/notes.txt", s.dir);
-	write_file(p, "not json");
+	sp_write_file(p, "not json");
 	k_run t;
 	run_loc(&t, s.dir, NULL, 0, 0);
 	if (t.rc)
 		fail_msg("run: %s", t.d.msg);
 	rs_sink *r = &t.rs;
 	const rs_fact *d = rs_find_node(r, "k8s:dump/a/Deployment/api");
-	assert_prop(d, "image", "api:1");
+	rs_assert_prop(d, "image", "api:1");
 	assert_string_equal(d->origin, "live:deploy.json");
 	assert_int_equal(d->line, 1);
 	const rs_fact *svc = rs_find_node(r, "k8s:dump/a/Service/api");
 	assert_string_equal(svc->origin, "live:sub/all.json");
 	assert_int_equal(svc->line, 3); /* the third item */
 	assert_non_null(rs_find_node(r, "k8s:dump"));
-	assert_prop(rs_find_node(r, "k8s:dump"), "server", "");
+	rs_assert_prop(rs_find_node(r, "k8s:dump"), "server", "");
 	assert_non_null(rs_find_edge(r, "k8s:dump/a/ReplicaSet/api-1", "CONTROLLED_BY",
 				     "k8s:dump/a/Deployment/api"));
 	assert_non_null(rs_find_edge(r, "k8s:dump/a/Pod/api-1-x", "CONTROLLED_BY",
@@ -869,7 +793,7 @@ static void test_dump_dir(void **state)
 		rs_find_edge(r, "k8s:dump/a/Ingress/web", "ROUTES_TO", "k8s:dump/a/Service/api"));
 	assert_null(
 		rs_find_edge(r, "k8s:dump/a/Ingress/web", "ROUTES_TO", "k8s:dump/a/Service/ghost"));
-	assert_int_equal(count_kind(r, 'o'), 1);
+	assert_int_equal(rs_count_kind(r, 'o'), 1);
 	for (size_t i = 0; i < r->n; i++)
 		if (r->facts[i].kind == 'o') {
 			assert_string_equal(r->facts[i].dst,
@@ -880,7 +804,7 @@ static void test_dump_dir(void **state)
 		}
 	assert_null(rs_find_node(r, "k8s:dump/default/Pod/zz"));
 	/* the broken file: one warning at its origin, the run goes on */
-	assert_int_equal(count_kind(r, 'w'), 1);
+	assert_int_equal(rs_count_kind(r, 'w'), 1);
 	for (size_t i = 0; i < r->n; i++)
 		if (r->facts[i].kind == 'w') {
 			assert_string_equal(r->facts[i].origin, "live:sub/broken.json");
@@ -914,22 +838,24 @@ static void test_dump_robustness(void **state)
 	fputs("}", f);
 	fclose(f);
 	snprintf(p, sizeof(p), "%s/types.json", s.dir);
-	write_file(p, "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+	sp_write_file(p,
+		      "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
 		      "\"name\":\"t\",\"namespace\":\"n\",\"labels\":[\"a\",\"b\"],\"annotations\":"
 		      "\"x\",\"ownerReferences\":{\"kind\":\"ReplicaSet\"},\"uid\":7},\"spec\":{"
 		      "\"replicas\":\"3\",\"template\":[1,2],\"selector\":null}}");
 	snprintf(p, sizeof(p), "%s/odd.json", s.dir);
-	write_file(p,
-		   "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[1,null,[],"
-		   "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"bad name\"}},"
-		   "{\"kind\":7,\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"k\"}},"
-		   "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"na\\u006de\","
-		   "\"namespace\":\"n\",\"labels\":{\"big\":\"%0*d\",\"ok\":\"1\",\"n\":null}}}]}",
-		   70000, 0);
+	sp_write_file(
+		p,
+		"{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[1,null,[],"
+		"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"bad name\"}},"
+		"{\"kind\":7,\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"k\"}},"
+		"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"na\\u006de\","
+		"\"namespace\":\"n\",\"labels\":{\"big\":\"%0*d\",\"ok\":\"1\",\"n\":null}}}]}",
+		70000, 0);
 	snprintf(p, sizeof(p), "%s/empty.json", s.dir);
-	write_file(p, "%s", "");
+	sp_write_file(p, "%s", "");
 	snprintf(p, sizeof(p), "%s/array.json", s.dir);
-	write_file(p, "[1,2,{\"kind\":\"Pod\"}]");
+	sp_write_file(p, "[1,2,{\"kind\":\"Pod\"}]");
 	k_run t;
 	run_loc(&t, s.dir, NULL, 0, 0);
 	if (t.rc)
@@ -943,16 +869,16 @@ static void test_dump_robustness(void **state)
 		}
 	assert_int_equal(deep, 1);
 	assert_int_equal(empty, 1);
-	assert_int_equal(count_kind(r, 'w'), 2);
+	assert_int_equal(rs_count_kind(r, 'w'), 2);
 	assert_null(rs_find_node(r, "k8s:dump/default/Pod/deep"));
 	const rs_fact *d = rs_find_node(r, "k8s:dump/n/Deployment/t");
-	assert_prop(d, "replicas", "");
-	assert_prop(d, "labels", "");
-	assert_prop(d, "uid", "7");
+	rs_assert_prop(d, "replicas", "");
+	rs_assert_prop(d, "labels", "");
+	rs_assert_prop(d, "uid", "7");
 	const rs_fact *pod = rs_find_node(r, "k8s:dump/n/Pod/name"); /* \u escape decoded */
-	assert_prop(pod, "labels", "ok=1"); /* 70 kB value dropped, null dropped */
+	rs_assert_prop(pod, "labels", "ok=1"); /* 70 kB value dropped, null dropped */
 	assert_int_equal(count_type(r, "KubernetesPod"), 1);
-	assert_int_equal(count_kind(r, 'o'), 1); /* the Pod called "bad name" */
+	assert_int_equal(rs_count_kind(r, 'o'), 1); /* the Pod called "bad name" */
 	for (size_t i = 0; i < r->n; i++)
 		if (r->facts[i].kind == 'o')
 			assert_string_equal(
@@ -983,7 +909,7 @@ static void test_real_dumps(void **state)
 	if (t.rc)
 		fail_msg("run: %s", t.d.msg);
 	rs_sink *r = &t.rs;
-	assert_int_equal(count_kind(r, 'w'), 0);
+	assert_int_equal(rs_count_kind(r, 'w'), 0);
 	/* NodeList: 6 nodes with real labels */
 	assert_int_equal(count_type(r, "KubernetesNode"), 6);
 	/* ReplicaSetLists: 2 + 12; k9s rs.json has a foreign apiVersion and is skipped */
@@ -993,7 +919,7 @@ static void test_real_dumps(void **state)
 	 * Prometheus custom resource), so no CONTROLLED_BY edge may dangle. */
 	const rs_fact *rsk = rs_find_node(r, "k8s:bundle/default/ReplicaSet/kotsadm-f98ff7d75");
 	assert_non_null(rsk);
-	assert_prop(rsk, "replicas", "1");
+	rs_assert_prop(rsk, "replicas", "1");
 	assert_null(
 		rs_find_edge(r, rsk->id, "CONTROLLED_BY", "k8s:bundle/default/Deployment/kotsadm"));
 	int et = st_schema_find_edge_type(schema, "CONTROLLED_BY", 13);
@@ -1015,13 +941,13 @@ static void test_real_dumps(void **state)
 	assert_true(count_type(r, "KubernetesPod") >= 5);
 	assert_true(count_type(r, "KubernetesDeployment") >= 10);
 	assert_true(count_type(r, "KubernetesJob") == 2);
-	assert_true(count_kind(r, 'h') > 0);
+	assert_true(rs_count_kind(r, 'h') > 0);
 	/* every Node carries the instance type or zone from its real labels? at
 	 * least the name and cluster */
 	for (size_t i = 0; i < r->n; i++)
 		if (r->facts[i].kind == 'n' &&
 		    r->facts[i].type == st_schema_find_node_type(schema, "KubernetesNode", 14)) {
-			assert_prop(&r->facts[i], "cluster", "bundle");
+			rs_assert_prop(&r->facts[i], "cluster", "bundle");
 			assert_non_null(strstr(r->facts[i].id, "k8s:bundle/Node/"));
 		}
 	k_free(&t);

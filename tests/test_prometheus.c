@@ -15,10 +15,7 @@
  * option errors.  The server tests skip, saying why, when `prometheus` or
  * `promtool` is not installed.
  */
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +33,7 @@
 #include <curl/curl.h>
 
 #include "record_sink.h"
+#include "spawn.h"
 
 #define DATA ST_SOURCE_ROOT "/tests/data/prometheus/"
 #define FIXTURES "/work/shared/fixtures/prometheus/"
@@ -65,18 +62,11 @@ typedef struct prun {
 	int rc;
 } prun;
 
-static void rec_note(st_sink *s, st_loc loc, const char *msg)
-{
-	rs_sink *r = s->ctx;
-	rs_fact *f = rs_push(r, 'o', loc);
-	f->dst = rs_dup(msg, strlen(msg));
-}
-
 static void run_src(prun *t, const st_source *src)
 {
 	memset(t, 0, sizeof(*t));
 	rs_init(&t->rs, schema);
-	t->rs.sink.note = rec_note;
+	t->rs.sink.note = rs_note;
 	t->rc = st_connector_prometheus.run(src, &t->rs.sink, &t->d);
 }
 
@@ -152,15 +142,6 @@ static void dump(const prun *t)
 			fail_msg("rc %d: %s", (t)->rc, (t)->d.msg); \
 		}                                                   \
 	} while (0)
-
-static void assert_prop(const rs_fact *f, const char *key, const char *want)
-{
-	assert_non_null(f);
-	char *v = rs_prop_str(f, key);
-	if (strcmp(v, want))
-		fail_msg("%s: property %s is '%s', want '%s'", f->id, key, v, want);
-	free(v);
-}
 
 static void assert_no_prop(const rs_fact *f, const char *key)
 {
@@ -326,21 +307,6 @@ static bool in_path(const char *prog)
 	return false;
 }
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) ||
-	    getsockname(s, (struct sockaddr *)&a, &al)) {
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static size_t sink_body(char *d, size_t s, size_t n, void *ud)
 {
 	FILE *f = ud;
@@ -424,7 +390,7 @@ static int start_prometheus(void)
 		       "basic auth and the basic-auth tests are skipped\n");
 
 	for (int attempt = 0; attempt < 3; attempt++) {
-		prom.port = free_port();
+		prom.port = sp_free_port();
 		if (prom.port <= 0)
 			return -1;
 		snprintf(prom.url, sizeof(prom.url), "http://127.0.0.1:%d", prom.port);
@@ -459,11 +425,7 @@ static int start_prometheus(void)
 				return 0;
 			usleep(50 * 1000);
 		}
-		if (prom.pid > 0) {
-			kill(prom.pid, SIGTERM);
-			waitpid(prom.pid, NULL, 0);
-			prom.pid = 0;
-		}
+		sp_stop(&prom.pid);
 	}
 	fprintf(stderr, "prometheus did not become ready:\n");
 	dump_log();
@@ -472,16 +434,10 @@ static int start_prometheus(void)
 
 static void stop_prometheus(void)
 {
-	if (prom.pid > 0) {
-		kill(prom.pid, SIGTERM);
-		waitpid(prom.pid, NULL, 0);
-		prom.pid = 0;
-	}
+	sp_stop(&prom.pid);
 	if (prom.dir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", prom.dir);
-		if (system(cmd)) {
-		}
+		if (sp_rmrf(prom.dir))
+			fprintf(stderr, "could not remove %s\n", prom.dir);
 		prom.dir[0] = 0;
 	}
 }
@@ -524,7 +480,7 @@ static void check_otel(const prun *t, const char *origin, const char *rule)
 	/* loadgen stopped calling 20 minutes before T_END */
 	assert_null(rs_find_node(&t->rs, "workload:loadgen"));
 	const rs_fact *n = rs_find_node(&t->rs, "workload:frontend");
-	assert_prop(n, "name", "frontend");
+	rs_assert_prop(n, "name", "frontend");
 	assert_no_prop(n, "namespace");
 	assert_string_equal(n->origin, origin);
 	const rs_fact *h = rs_find_hint(&t->rs, "workload:frontend", ST_HINT_SERVICE, "frontend");
@@ -586,16 +542,16 @@ static void test_istio(void **state)
 	assert_float(e, "request_rate", 5.5, 1e-9);
 	assert_float(e, "error_rate", 0.5, 1e-9);
 	assert_float(e, "latency_p99_ms", 94.5, 1e-6);
-	assert_prop(e, "protocol", "grpc,http");
+	rs_assert_prop(e, "protocol", "grpc,http");
 	assert_string_equal(e->origin, "prom:istio");
 	e = edge(&t, "workload:shop/cart", "workload:data/redis");
 	assert_float(e, "request_rate", 2, 1e-9);
 	assert_float(e, "error_rate", 0, 1e-9);
 	assert_no_prop(e, "latency_p99_ms");
-	assert_prop(e, "protocol", "http");
+	rs_assert_prop(e, "protocol", "http");
 	const rs_fact *n = rs_find_node(&t.rs, "workload:data/redis");
-	assert_prop(n, "name", "redis");
-	assert_prop(n, "namespace", "data");
+	rs_assert_prop(n, "name", "redis");
+	rs_assert_prop(n, "namespace", "data");
 	const rs_fact *h =
 		rs_find_hint(&t.rs, "workload:shop/frontend", ST_HINT_SERVICE, "frontend");
 	assert_non_null(h);
@@ -803,42 +759,18 @@ static int start_proxy(void **state)
 	(void)state;
 	if (!prom.have)
 		return 0;
-	int pfd[2];
-	if (pipe(pfd))
-		return -1;
 	if (prom.basic)
 		setenv("ST_PROM_UPSTREAM_AUTH", USER ":" PASS, 1);
-	proxy_pid = fork();
-	if (proxy_pid < 0)
-		return -1;
-	if (!proxy_pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		execlp("python3", "python3", DATA "auth_proxy.py", prom.url, TOKEN, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
-	char line[32] = "";
-	if (!f || !fgets(line, sizeof(line), f)) {
-		fprintf(stderr, "auth_proxy.py did not start\n");
-		return -1;
-	}
-	fclose(f);
+	const char *const argv[] = {"python3", DATA "auth_proxy.py", prom.url, TOKEN, NULL};
+	int rc = sp_start_port(argv, &proxy_pid, &proxy_port);
 	unsetenv("ST_PROM_UPSTREAM_AUTH");
-	proxy_port = (int)strtol(line, NULL, 10);
-	return proxy_port > 0 ? 0 : -1;
+	return rc;
 }
 
 static int stop_proxy(void **state)
 {
 	(void)state;
-	if (proxy_pid > 0) {
-		kill(proxy_pid, SIGTERM);
-		waitpid(proxy_pid, NULL, 0);
-		proxy_pid = 0;
-	}
+	sp_stop(&proxy_pid);
 	return 0;
 }
 
@@ -846,11 +778,8 @@ static void test_bearer(void **state)
 {
 	(void)state;
 	need_prometheus();
-	char path[] = "/tmp/st-prom-token-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, TOKEN "\n", sizeof(TOKEN)), (ssize_t)sizeof(TOKEN));
-	close(fd);
+	char path[64];
+	sp_tmpfile(path, sizeof(path), "st-prom-token", TOKEN "\n", sizeof(TOKEN));
 	char url[96];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", proxy_port);
 	st_kv kv[] = {{"time", "1700000000"}};
@@ -868,11 +797,7 @@ static void test_bearer(void **state)
 	prun_free(&t);
 
 	/* a wrong token: 401 naming the file, not the value */
-	assert_int_equal(truncate(path, 0), 0);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "not-the-token-77\n", 17), 17);
-	close(fd);
+	sp_write_file(path, "not-the-token-77\n");
 	run_src(&t, &src);
 	assert_int_equal(t.rc, ST_E_IO);
 	char want[256];
@@ -904,7 +829,7 @@ static void test_refused(void **state)
 {
 	(void)state;
 	/* a port nobody listens on (no live server needed) */
-	int port = free_port();
+	int port = sp_free_port();
 	assert_true(port > 0);
 	char url[96];
 	snprintf(url, sizeof(url), "http://u:SECRET-IN-URL@127.0.0.1:%d/prom", port);
@@ -933,8 +858,8 @@ static void test_saved_from_server(void **state)
 	static const char *const queries[] = {
 		"sum+by+(client,server)+(rate(traces_service_graph_request_total[5m]))",
 		"sum+by+(client,server)+(rate(traces_service_graph_request_failed_total[5m]))",
-		"histogram_quantile(0.99,sum+by+(client,server,le)+(rate(traces_service_graph_"
-		"request_server_seconds_bucket[5m])))",
+		("histogram_quantile(0.99,sum+by+(client,server,le)+(rate(traces_service_graph_"
+		 "request_server_seconds_bucket[5m])))"),
 	};
 	char path[] = "/tmp/st-prom-saved-XXXXXX";
 	int fd = mkstemp(path);
@@ -1028,26 +953,19 @@ static void test_file(void **state)
 	run_file(&t, DATA "does-not-exist.json", NULL);
 	assert_int_equal(t.rc, ST_E_IO);
 	prun_free(&t);
-	char path[] = "/tmp/st-prom-file-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "[1, 2]\n", 7), 7);
-	close(fd);
+	char path[64];
+	sp_tmpfile(path, sizeof(path), "st-prom-file", "[1, 2]\n", 7);
 	run_file(&t, path, NULL);
 	assert_int_equal(t.rc, ST_E_INVALID);
 	if (!strstr(t.d.msg, ":1:2: expected a JSON object"))
 		fail_msg("%s", t.d.msg);
 	prun_free(&t);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_int_equal(write(fd, "{\"error_rate\": {\"status\": \"success\"}}", 37), 37);
-	close(fd);
+	sp_write_file(path, "%s", "{\"error_rate\": {\"status\": \"success\"}}");
 	run_file(&t, path, NULL);
 	assert_int_equal(t.rc, ST_E_INVALID);
 	assert_non_null(strstr(t.d.msg, "no saved response \"request_rate\""));
 	prun_free(&t);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_int_equal(write(fd, "{\"request_rate\": 3}", 19), 19);
-	close(fd);
+	sp_write_file(path, "%s", "{\"request_rate\": 3}");
 	run_file(&t, path, NULL);
 	assert_int_equal(t.rc, ST_E_INVALID);
 	assert_non_null(

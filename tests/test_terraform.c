@@ -8,23 +8,19 @@
  * secret-named attributes and tags and asserting that none of them appears
  * in any recorded fact, warning, state string or error message.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "record_sink.h"
+#include "spawn.h"
 
 #define DATA ST_SOURCE_ROOT "/tests/data/terraform/"
 #define FIXTURES "/work/shared/fixtures/tfstate/"
@@ -56,28 +52,11 @@ static void run_file(tf_run *t, const char *path, const char *workspace)
 	run_src(t, &src);
 }
 
-static void assert_prop(const rs_fact *f, const char *key, const char *want)
-{
-	assert_non_null(f);
-	char *v = rs_prop_str(f, key);
-	if (strcmp(v, want))
-		fail_msg("%s: property %s is '%s', want '%s'", f->id, key, v, want);
-	free(v);
-}
-
 static void assert_no_prop(const rs_fact *f, const char *key)
 {
 	st_prop p;
 	assert_non_null(f);
 	assert_int_equal(st_props_get(f->props, f->props_len, key, strlen(key), &p), 0);
-}
-
-static size_t count_kind(const rs_sink *r, char kind)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < r->n; i++)
-		n += r->facts[i].kind == kind;
-	return n;
 }
 
 static bool has(const void *hay, size_t n, const char *needle)
@@ -122,52 +101,52 @@ static void test_addresses(void **state)
 	/* 1 vpc + 3 subnets + rt + 2 buckets + db + 3 web + vm + rg + old (deposed one skipped) */
 	assert_int_equal(t.rs.n_nodes, 14);
 	const rs_fact *f = rs_find_node(&t.rs, "tf:ws1/module.net.aws_subnet.a[2]");
-	assert_prop(f, "address", "module.net.aws_subnet.a[2]");
-	assert_prop(f, "module", "module.net");
-	assert_prop(f, "resource_type", "aws_subnet");
-	assert_prop(f, "provider", "aws");
-	assert_prop(f, "cloud_id", "subnet-2");
-	assert_prop(f, "region", "eu-west-1"); /* from the ARN */
-	assert_prop(f, "name", "a");	       /* no name attribute: the resource name */
+	rs_assert_prop(f, "address", "module.net.aws_subnet.a[2]");
+	rs_assert_prop(f, "module", "module.net");
+	rs_assert_prop(f, "resource_type", "aws_subnet");
+	rs_assert_prop(f, "provider", "aws");
+	rs_assert_prop(f, "cloud_id", "subnet-2");
+	rs_assert_prop(f, "region", "eu-west-1"); /* from the ARN */
+	rs_assert_prop(f, "name", "a");	       /* no name attribute: the resource name */
 	assert_string_equal(f->origin, "prod:basic.tfstate");
 	assert_int_equal(f->line, 93);
 
 	f = rs_find_node(&t.rs, "tf:ws1/aws_s3_bucket.b[\"logs\"]");
-	assert_prop(f, "arn", "arn:aws:s3:::acme-logs");
-	assert_prop(f, "region", "us-east-1"); /* the attribute; the ARN has none */
+	rs_assert_prop(f, "arn", "arn:aws:s3:::acme-logs");
+	rs_assert_prop(f, "region", "us-east-1"); /* the attribute; the ARN has none */
 	assert_no_prop(f, "module");
 	assert_int_equal(f->line, 153);
 	assert_non_null(rs_find_node(&t.rs, "tf:ws1/aws_s3_bucket.b[\"assets\"]"));
 
 	f = rs_find_node(&t.rs, "tf:ws1/aws_db_instance.payments");
-	assert_prop(f, "name", "payments");
-	assert_prop(f, "cloud_id", "payments-db");
-	assert_prop(f, "labels",
+	rs_assert_prop(f, "name", "payments");
+	rs_assert_prop(f, "cloud_id", "payments-db");
+	rs_assert_prop(f, "labels",
 		    "System=checkout,app.kubernetes.io/name=payments-api,"
 		    "owner=team-payments,service=payments");
 	assert_int_equal(f->line, 179);
 
 	f = rs_find_node(&t.rs, "tf:ws1/module.app[\"blue\"].aws_instance.web[1]");
-	assert_prop(f, "module", "module.app[\"blue\"]");
-	assert_prop(f, "region", "eu-west-1"); /* from availability_zone */
+	rs_assert_prop(f, "module", "module.app[\"blue\"]");
+	rs_assert_prop(f, "region", "eu-west-1"); /* from availability_zone */
 	assert_non_null(rs_find_node(&t.rs, "tf:ws1/module.app[\"green\"].aws_instance.web[0]"));
 	assert_null(rs_find_node(&t.rs, "tf:ws1/module.app[\"green\"].aws_instance.web[1]"));
 
 	f = rs_find_node(&t.rs, "tf:ws1/google_compute_instance.vm");
-	assert_prop(f, "provider", "google");
-	assert_prop(f, "region", "europe-west1"); /* from zone */
-	assert_prop(f, "name", "vm-1");
-	assert_prop(f, "labels", "app=shop,team=web"); /* the network tags list is ignored */
+	rs_assert_prop(f, "provider", "google");
+	rs_assert_prop(f, "region", "europe-west1"); /* from zone */
+	rs_assert_prop(f, "name", "vm-1");
+	rs_assert_prop(f, "labels", "app=shop,team=web"); /* the network tags list is ignored */
 
 	f = rs_find_node(&t.rs, "tf:ws1/azurerm_resource_group.rg");
-	assert_prop(f, "provider", "azurerm");
-	assert_prop(f, "region", "westeurope");
+	rs_assert_prop(f, "provider", "azurerm");
+	rs_assert_prop(f, "region", "westeurope");
 
 	f = rs_find_node(&t.rs, "tf:ws1/module.net.aws_vpc.main");
 	/* tags win over tags_all; tags_all adds env */
-	assert_prop(f, "labels", "Name=main,env=prod,team=Platform");
+	rs_assert_prop(f, "labels", "Name=main,env=prod,team=Platform");
 	f = rs_find_node(&t.rs, "tf:ws1/module.net.aws_route_table.rt");
-	assert_prop(f, "provider", "aws"); /* legacy provider.aws */
+	rs_assert_prop(f, "provider", "aws"); /* legacy provider.aws */
 
 	/* deposed object: no second node, and no data source nodes */
 	assert_non_null(rs_find_node(&t.rs, "tf:ws1/aws_instance.old"));
@@ -326,23 +305,23 @@ static void check_sensitive(const char *file)
 		assert_nowhere(&t, secrets[i]);
 	/* what is not secret is still there */
 	const rs_fact *f = rs_find_node(&t.rs, "tf:prod/aws_db_instance.payments");
-	assert_prop(f, "arn", "arn:aws:rds:eu-west-1:123456789012:db:payments");
+	rs_assert_prop(f, "arn", "arn:aws:rds:eu-west-1:123456789012:db:payments");
 	assert_no_prop(f, "cloud_id"); /* id is a sensitive path */
-	assert_prop(f, "labels", "service=payments,team=payments-team");
+	rs_assert_prop(f, "labels", "service=payments,team=payments-team");
 	assert_non_null(rs_find_hint(&t.rs, "tf:prod/aws_db_instance.payments", ST_HINT_SERVICE,
 				     "payments"));
 	/* a whole sensitive tag map: no labels, no hints */
 	f = rs_find_node(&t.rs, "tf:prod/aws_instance.whole");
 	assert_no_prop(f, "labels");
-	assert_prop(f, "cloud_id", "i-whole");
+	rs_assert_prop(f, "cloud_id", "i-whole");
 	/* a path the connector does not understand: no attribute value kept */
 	f = rs_find_node(&t.rs, "tf:prod/aws_instance.odd");
 	assert_no_prop(f, "cloud_id");
 	assert_no_prop(f, "arn");
 	assert_no_prop(f, "labels");
-	assert_prop(f, "name", "odd");
+	rs_assert_prop(f, "name", "odd");
 	f = rs_find_node(&t.rs, "tf:prod/azurerm_storage_account.sa");
-	assert_prop(f, "labels", "owner=storage-team"); /* client_secret tag dropped */
+	rs_assert_prop(f, "labels", "owner=storage-team"); /* client_secret tag dropped */
 	assert_int_equal(t.rs.n_hints, 3);		/* db service+team, storage owner */
 	tf_free(&t);
 }
@@ -392,11 +371,7 @@ static void test_truncated(void **state)
 static const char *tmp_state(int slot, const char *text, size_t n)
 {
 	static char paths[4][64];
-	snprintf(paths[slot], sizeof(paths[slot]), "/tmp/st-tf-test-XXXXXX");
-	int fd = mkstemp(paths[slot]);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, n), (ssize_t)n);
-	close(fd);
+	sp_tmpfile(paths[slot], sizeof(paths[slot]), "st-tf-test", text, n);
 	return paths[slot];
 }
 
@@ -493,8 +468,8 @@ static void test_edge_cases(void **state)
 		rs_find_edge(&t.rs, lb, "DEPENDS_ON", "tf:prod/aws_sqs_queue.q[\"a\\\"b\"]"));
 	assert_int_equal(t.rs.n_edges, 3);
 	const rs_fact *f = rs_find_node(&t.rs, "tf:prod/aws_sqs_queue.q[\"a\\\"b\"]");
-	assert_prop(f, "cloud_id", "q1");
-	assert_prop(f, "labels", "team=queues"); /* "tags.%" is a count; the long one is not kept */
+	rs_assert_prop(f, "cloud_id", "q1");
+	rs_assert_prop(f, "labels", "team=queues"); /* "tags.%" is a count; the long one is not kept */
 	assert_non_null(rs_find_hint(&t.rs, f->id, ST_HINT_TEAM, "queues"));
 	assert_int_equal(t.rs.n_warnings, 1);
 	for (size_t i = 0; i < t.rs.n; i++)
@@ -542,7 +517,7 @@ static void test_large_state(void **state)
 	assert_int_equal(t.rs.n_edges, 40); /* a ring */
 	const rs_fact *f = rs_find_node(&t.rs, "tf:big/aws_instance.n39");
 	assert_int_equal(f->line, 9 + 7 * 39);
-	assert_prop(f, "labels", "service=svc39");
+	rs_assert_prop(f, "labels", "service=svc39");
 	f = rs_find_node(&t.rs, "tf:big/aws_instance.n0");
 	assert_int_equal(f->line, 9);
 	assert_nowhere(&t, "PW-IN-BIG-");
@@ -561,39 +536,15 @@ static int server_port;
 static int start_server(void **state)
 {
 	(void)state;
-	int pfd[2];
-	if (pipe(pfd))
-		return -1;
-	server_pid = fork();
-	if (server_pid < 0)
-		return -1;
-	if (!server_pid) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		execlp("python3", "python3", DATA "http_server.py", DATA "basic.tfstate", TOKEN,
-		       "ci", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
-	char line[32] = "";
-	if (!f || !fgets(line, sizeof(line), f)) {
-		fprintf(stderr, "http_server.py did not start\n");
-		return -1;
-	}
-	fclose(f);
-	server_port = (int)strtol(line, NULL, 10);
-	return server_port > 0 ? 0 : -1;
+	const char *const argv[] = {"python3", DATA "http_server.py", DATA "basic.tfstate",
+				    TOKEN, "ci", NULL};
+	return sp_start_port(argv, &server_pid, &server_port);
 }
 
 static int stop_server(void **state)
 {
 	(void)state;
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-	}
+	sp_stop(&server_pid);
 	unsetenv("ST_TF_TEST_TOKEN");
 	return 0;
 }
@@ -645,11 +596,8 @@ static void test_http_ok(void **state)
 static void test_http_basic_auth(void **state)
 {
 	(void)state;
-	char path[] = "/tmp/st-tf-token-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, TOKEN "\n", sizeof(TOKEN)), (ssize_t)sizeof(TOKEN));
-	close(fd);
+	char path[64];
+	sp_tmpfile(path, sizeof(path), "st-tf-token", TOKEN "\n", sizeof(TOKEN));
 	tf_run t;
 	run_url(&t, "/basic", NULL, path, "ci", 0);
 	if (t.rc)
@@ -711,13 +659,8 @@ static void test_http_errors(void **state)
 	tf_free(&t);
 
 	/* connection refused: a port nobody listens on; userinfo and query stay out */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
-	int port = ntohs(a.sin_port);
-	close(s);
+	int port = sp_free_port();
+	assert_true(port > 0);
 	char url[160], shown[96];
 	snprintf(url, sizeof(url), "http://user:URLPASS-1@127.0.0.1:%d/st?access_token=QUERY-2",
 		 port);
@@ -781,15 +724,15 @@ static void test_public_fixtures(void **state)
 	const rs_fact *f =
 		rs_find_node(&t.rs, "tf:prod/module.ec2_ubuntu_a[1].aws_instance.this[0]");
 	assert_non_null(f);
-	assert_prop(f, "module", "module.ec2_ubuntu_a[1]");
-	assert_prop(f, "provider", "aws");
+	rs_assert_prop(f, "module", "module.ec2_ubuntu_a[1]");
+	rs_assert_prop(f, "provider", "aws");
 	tf_free(&t);
 	run_file(&t, FIXTURES "tfstate-lookup/terraform.tfstate", "prod");
 	assert_int_equal(t.rc, 0);
 	for (size_t i = 0; i < t.rs.n; i++)
 		if (t.rs.facts[i].kind == 'n')
 			assert_null(strstr(t.rs.facts[i].id, "terraform_remote_state"));
-	assert_int_equal(count_kind(&t.rs, 'n'), 11);
+	assert_int_equal(rs_count_kind(&t.rs, 'n'), 11);
 	tf_free(&t);
 }
 
