@@ -1257,6 +1257,11 @@ static int process_row(bp *p)
 		return row_error(p, "row longer than %u bytes", MAX_RECORD);
 	if (nf != p->ncols)
 		return row_error(p, "%u fields, the header has %u", nf, p->ncols);
+	/* a NUL byte in a kept cell would cut ids, properties and evidence that
+	 * are used as C strings: the row is malformed */
+	for (uint32_t c = 0; c < nf; c++)
+		if (p->want[c] && p->flen[c] && memchr(p->rec + p->fstart[c], 0, p->flen[c]))
+			return row_error(p, "column %u contains a NUL byte", c + 1);
 
 	/* currency */
 	span cs = trim(cell(p, R_CURRENCY));
@@ -1338,7 +1343,12 @@ static int process_row(bp *p)
 	bool bucket = rid.n == 0;
 	size_t pfx = 5 + prov.n + 1;
 	span tail = bucket ? (svc.n ? svc : (span){"unknown", 7}) : rid;
-	size_t idlen = pfx + (bucket ? 8 : 0) + tail.n;
+	/* "service/..." ids belong to the buckets: a resource id that starts
+	 * with "service/" or "id/" is written behind "id/", so the two id
+	 * spaces never meet */
+	bool escape = !bucket && ((tail.n >= 8 && !memcmp(tail.p, "service/", 8)) ||
+				  (tail.n >= 3 && !memcmp(tail.p, "id/", 3)));
+	size_t idlen = pfx + (bucket ? 8 : 0) + (escape ? 3 : 0) + tail.n;
 	if (idlen > ST_NODE_ID_MAX)
 		return row_error(p, "a %s of %zu bytes makes a node id over %d bytes",
 				 bucket ? "service name" : "resource id", tail.n, ST_NODE_ID_MAX);
@@ -1350,6 +1360,9 @@ static int process_row(bp *p)
 	if (bucket) {
 		memcpy(o, "service/", 8);
 		o += 8;
+	} else if (escape) {
+		memcpy(o, "id/", 3);
+		o += 3;
 	}
 	memcpy(o, tail.p, tail.n);
 	res *r = find_res(p, p->idbuf, idlen, pfx, bucket);

@@ -1031,6 +1031,10 @@ static bool endpoint_id(pp *p, int q, const series *se, int side, sbuf *b, bool 
 		snprintf(m, sizeof(m), "has no (or an empty) label %s", p->c->label[ln]);
 	else if (has_ns && (!(se->set & (1u << lns)) || !se->len[lns]))
 		snprintf(m, sizeof(m), "has no (or an empty) label %s", p->c->label[lns]);
+	else if (memchr(p->strs.p + se->off[ln], 0, se->len[ln]) ||
+		 (has_ns && memchr(p->strs.p + se->off[lns], 0, se->len[lns])))
+		snprintf(m, sizeof(m), "has a NUL byte in label %s or its namespace",
+			 p->c->label[ln]);
 	else if (p->c->skip_unknown && se->len[ln] == 7 &&
 		 !memcmp(p->strs.p + se->off[ln], "unknown", 7))
 		snprintf(m, sizeof(m), "has %s=\"unknown\" (a peer outside the mesh)",
@@ -1236,6 +1240,10 @@ static int apply(pp *p, graph *g, int q)
 				st_strmap_put(&g->pr_index, (const char *)key, sizeof(key), k);
 			}
 			pair *pr = &g->pr[k];
+			if (!isfinite(pr->req + se->v)) {
+				note_series(p, q, se, "makes the pair's request rate overflow; skipped");
+				continue;
+			}
 			pr->req += se->v;
 			if (se->set & (1u << L_PROTO))
 				add_proto(pr, p->strs.p + se->off[L_PROTO], se->len[L_PROTO]);
@@ -1255,10 +1263,18 @@ static int apply(pp *p, graph *g, int q)
 		if (k == UINT32_MAX || !usable(p, q, se))
 			continue;
 		pair *pr = &g->pr[k];
-		if (q == Q_ERR)
+		if (q == Q_ERR) {
+			if (!isfinite(pr->err + se->v)) {
+				note_series(p, q, se, "makes the pair's error rate overflow; skipped");
+				continue;
+			}
 			pr->err += se->v;
-		else {
+		} else {
 			double ms = se->v * p->c->p99_scale;
+			if (!isfinite(ms)) {
+				note_series(p, q, se, "is too large in milliseconds; skipped");
+				continue;
+			}
 			if (!pr->has_p99 || ms > pr->p99)
 				pr->p99 = ms;
 			pr->has_p99 = true;
