@@ -932,8 +932,9 @@ static int add_ob(jp *p, ob *o)
 		char msg[ST_DIAG_MAX + 64];
 		char q[80];
 		quote(q, sizeof(q), o->name ? o->name : "");
-		snprintf(msg, sizeof(msg), "%s '%s' skipped: not a valid name or namespace",
-			 st_k8s_kind_name((st_k8s_kind)k), q);
+		snprintf(msg, sizeof(msg), "%s '%s' skipped: %s", st_k8s_kind_name((st_k8s_kind)k), q,
+			 strstr(d.msg, "bytes") ? "its id would be too long"
+						: "not a valid name or namespace");
 		st_loc loc = {p->ctx->origin, p->live ? 0 : p->index};
 		if (x->sink->note)
 			x->sink->note(x->sink, loc, msg);
@@ -1076,8 +1077,14 @@ static int scalar(jp *p, const char *s, size_t n, bool is_string)
 	return 1;
 }
 
+static int cb_null(void *ud);
+
 static int cb_string(void *ud, const unsigned char *s, size_t n)
 {
+	/* a \u0000 would cut the C strings the object model keeps (two names
+	 * could merge): such a value counts as absent */
+	if (memchr(s, 0, n))
+		return cb_null(ud);
 	return scalar(ud, (const char *)s, n, true);
 }
 

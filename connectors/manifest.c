@@ -48,6 +48,7 @@ typedef struct kobj {
 	kowner *owners; /* only those of a known kind */
 	size_t n_owners;
 	bool has_owner; /* any ownerReference at all */
+	bool foreign_controller; /* its controller is of a kind not modelled */
 	kvs labels, ann, pod, sel;
 	char **hosts, **backends;
 	size_t n_hosts, n_backends;
@@ -768,6 +769,13 @@ int st_manifests_add_object(st_manifests *m, const st_parse_ctx *ctx, const st_k
 	    (obj->ns && obj->ns[0] && !valid_k8s_name(obj->ns, strlen(obj->ns))))
 		return st_diag_set(diag, ST_E_INVALID,
 				   "manifests: object without a valid kind, name or namespace");
+	/* the longest id it gets: k8s:<cluster>/<ns>/<Kind>/<name> */
+	size_t idlen = 4 + strlen(m->cluster) + 1 + (obj->ns && obj->ns[0] ? strlen(obj->ns) : 7) +
+		       1 + strlen(kind_names[obj->kind]) + 1 + strlen(obj->name);
+	if (idlen > ST_NODE_ID_MAX)
+		return st_diag_set(diag, ST_E_INVALID,
+				   "manifests: the object's id would be %zu bytes (at most %d)", idlen,
+				   ST_NODE_ID_MAX);
 	if (m->n_objs >= ST_MANIFESTS_MAX_OBJECTS)
 		return st_diag_set(diag, ST_E_LIMIT, "manifests: more than %d objects in the set",
 				   ST_MANIFESTS_MAX_OBJECTS);
@@ -791,8 +799,11 @@ int st_manifests_add_object(st_manifests *m, const st_parse_ctx *ctx, const st_k
 		for (size_t j = 0; w->kind && j < ST_K8S_KIND_COUNT; j++)
 			if (!strcmp(kind_names[j], w->kind))
 				k = (int)j;
-		if (k < 0 || !w->name || !valid_k8s_name(w->name, strlen(w->name)))
+		if (k < 0 || !w->name || !valid_k8s_name(w->name, strlen(w->name))) {
+			/* a controller we do not model still means the others are not */
+			o.foreign_controller |= w->controller;
 			continue;
+		}
 		o.owners = st_xrealloc(o.owners, (o.n_owners + 1) * sizeof(*o.owners));
 		o.owners[o.n_owners++] = (kowner){.kind = (st_k8s_kind)k,
 						  .controller = w->controller,
@@ -1192,7 +1203,7 @@ static int emit_links(emitter *E)
 	int r = 0;
 	for (size_t i = 0; i < m->n_objs && !r; i++) {
 		const kobj *o = &m->objs[i];
-		bool has_controller = false;
+		bool has_controller = o->foreign_controller;
 		for (size_t j = 0; j < o->n_owners; j++)
 			has_controller = has_controller || o->owners[j].controller;
 		for (size_t j = 0; j < o->n_owners && !r; j++) {
