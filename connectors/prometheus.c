@@ -213,9 +213,11 @@ static int configure(const st_source *src, prof *c, bool file_mode, st_diag *dia
 		c->label[L_CLIENT] = "client";
 		c->label[L_SERVER] = "server";
 		c->p99_scale = 1000.0; /* seconds */
-		c->query[Q_REQ] = fmt("sum by (client, server) "
+		/* a protocol label must survive the aggregation to be read */
+		const char *plo = st_source_option(src, "protocol_label");
+		c->query[Q_REQ] = fmt("sum by (client, server%s%s) "
 				      "(rate(traces_service_graph_request_total[%s]))",
-				      w);
+				      plo ? ", " : "", plo ? plo : "", w);
 		c->query[Q_ERR] = fmt("sum by (client, server) "
 				      "(rate(traces_service_graph_request_failed_total[%s]))",
 				      w);
