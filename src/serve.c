@@ -157,6 +157,10 @@ struct server {
 	bool anon; /* the read routes need no token */
 	size_t max_rows;
 	uv_signal_t sig_term, sig_int;
+	/* Traversals run at most heavy_max at a time, so point lookups always
+	 * find a free pool worker; the others wait here, in arrival order. */
+	unsigned heavy_running, heavy_max;
+	struct job *heavy_head, *heavy_tail;
 	bool stopping;
 	/* Readers hold store_lock while they use st; (re)opening takes it for
 	 * writing, so the store is never closed under a snapshot. */
@@ -188,6 +192,7 @@ enum {
 	F_NOSTORE = 1u << 3,	/* the worker runs fn without a snapshot */
 	F_HEALTH = 1u << 4,	/* answers 503 JSON (not problem+json) when the store is down */
 	F_SOURCES = 1u << 5,	/* needs the scheduler's state, copied on the loop thread */
+	F_HEAVY = 1u << 6,	/* a traversal: at most HEAVY_MAX run at once (the rest wait) */
 };
 
 struct route {
@@ -202,6 +207,7 @@ struct route {
 #define CURSOR_TEXT 48 /* base64url of the cursor record, NUL-terminated */
 
 struct job {
+	struct job *heavy_next; /* F_HEAVY jobs waiting for a slot */
 	uv_work_t work;
 	struct server *srv;
 	st_http_request *req;
@@ -1212,14 +1218,14 @@ static const struct route routes[] = {
 	{"/api/v1/stats", r_stats, NEED_READ, p_none, L_STATS, 0},
 	{"/api/v1/node", r_node, NEED_READ, p_id, L_NODE, 0},
 	{"/api/v1/nodes/", r_node, NEED_READ, p_none, L_NODE, F_PREFIX},
-	{"/api/v1/search", r_search, NEED_READ, p_search, L_SEARCH, 0},
-	{"/api/v1/blast-radius", r_blast, NEED_READ, p_blast, L_BLAST, 0},
+	{"/api/v1/search", r_search, NEED_READ, p_search, L_SEARCH, F_HEAVY},
+	{"/api/v1/blast-radius", r_blast, NEED_READ, p_blast, L_BLAST, F_HEAVY},
 	{"/api/v1/owners", r_owners, NEED_READ, p_id, L_OWNERS, 0},
-	{"/api/v1/owned-by", r_owned_by, NEED_READ, p_owned, L_OWNED_BY, 0},
-	{"/api/v1/cost", r_cost, NEED_READ, p_cost, L_COST, 0},
-	{"/api/v1/path", r_path, NEED_READ, p_path, L_PATH, 0},
-	{"/api/v1/neighbours", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, 0},
-	{"/api/v1/neighbors", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, 0},
+	{"/api/v1/owned-by", r_owned_by, NEED_READ, p_owned, L_OWNED_BY, F_HEAVY},
+	{"/api/v1/cost", r_cost, NEED_READ, p_cost, L_COST, F_HEAVY},
+	{"/api/v1/path", r_path, NEED_READ, p_path, L_PATH, F_HEAVY},
+	{"/api/v1/neighbours", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, F_HEAVY},
+	{"/api/v1/neighbors", r_neighbours, NEED_READ, p_nb, L_NEIGHBOURS, F_HEAVY},
 	{"/api/v1/whoami", NULL, NEED_READ, p_none, L_WHOAMI, 0}, /* on the loop thread */
 	{"/api/v1/admin/reopen", r_reopen, NEED_ADMIN, p_none, L_REOPEN, F_POST | F_NOSTORE},
 	{"/api/v1/sources", r_sources, NEED_READ, p_none, L_SOURCES, F_SOURCES},
@@ -1353,11 +1359,52 @@ static void work_cb(uv_work_t *w)
 	store_release(srv);
 }
 
+static void work_cb(uv_work_t *w);
+static void after_work_cb(uv_work_t *w, int status);
+
+/* Queue a job on the pool (a heavy one only while under heavy_max). */
+static void submit(struct server *srv, struct job *j)
+{
+	if (j->route->flags & F_HEAVY) {
+		if (srv->heavy_running >= srv->heavy_max) {
+			j->heavy_next = NULL;
+			if (srv->heavy_tail)
+				srv->heavy_tail->heavy_next = j;
+			else
+				srv->heavy_head = j;
+			srv->heavy_tail = j;
+			return;
+		}
+		srv->heavy_running++;
+	}
+	if (uv_queue_work(&srv->loop, &j->work, work_cb, after_work_cb) != 0) {
+		if (j->route->flags & F_HEAVY)
+			srv->heavy_running--;
+		reply_problem(srv, j->req, &j->t, 500, "could not queue the request");
+		job_free(j);
+	}
+}
+
+/* A heavy job ended: start the next waiting one. */
+static void heavy_done(struct server *srv)
+{
+	srv->heavy_running--;
+	struct job *n = srv->heavy_head;
+	if (!n)
+		return;
+	srv->heavy_head = n->heavy_next;
+	if (!srv->heavy_head)
+		srv->heavy_tail = NULL;
+	submit(srv, n);
+}
+
 static void after_work_cb(uv_work_t *w, int status)
 {
 	struct job *j = w->data;
 	struct server *srv = j->srv;
 	(void)status;
+	if (j->route->flags & F_HEAVY)
+		heavy_done(srv);
 	if (j->retry_after)
 		st_http_add_header(j->req, "Retry-After", RETRY_AFTER);
 	if (j->status == 200 && (j->route->flags & F_PROMETHEUS)) {
@@ -1875,11 +1922,21 @@ static void handle(st_http_request *req, void *ctx)
 			st_sched_info_at(srv->sched, i, &j->infos[i]);
 	}
 	st_http_defer(req);
-	int r = uv_queue_work(&srv->loop, &j->work, work_cb, after_work_cb);
-	if (r) {
-		job_free(j);
-		reply_problem(srv, req, &t, 500, "could not queue the request");
-	}
+	submit(srv, j);
+}
+
+/* Traversals may use all but one pool worker and all but one CPU (at least
+ * one of each): a point lookup then never queues behind them, and the loop
+ * thread keeps a core.  With libuv's default pool of 4 on 2 cores: 1. */
+static unsigned heavy_max_default(void)
+{
+	const char *e = getenv("UV_THREADPOOL_SIZE");
+	long pool = e ? strtol(e, NULL, 10) : 4;
+	if (pool < 1 || pool > 1024)
+		pool = 4;
+	long cpus = (long)uv_available_parallelism();
+	long n = pool - 1 < cpus - 1 ? pool - 1 : cpus - 1;
+	return n > 1 ? (unsigned)n : 1u;
 }
 
 /* ---------------------------------------------------------- lifecycle */
@@ -2115,6 +2172,7 @@ int st_cli_serve(int argc, char **argv)
 	srv->anon = anon;
 	srv->cfg = cfg;
 	srv->writable = cfg && cfg->n_sources > 0;
+	srv->heavy_max = heavy_max_default();
 	srv->max_rows = cfg && cfg->limits.max_rows ? cfg->limits.max_rows : DEFAULT_MAX_ROWS;
 	if (!(srv->db = strdup(db)) || !load_tokens(srv, cfg, token_file))
 		goto out;
