@@ -143,6 +143,68 @@ static void env_close(struct env *e)
 
 /* ------------------------------------------------------------------ sync */
 
+/* An ad-hoc source's name comes from its kind and file name, so two
+ * locations can share it; a complete sync of one would then retire the
+ * other's facts.  Refuse that: within one call, and against the location
+ * the store's status record of that name holds. */
+static const char *jstr_loc(yajl_val v)
+{
+	const char *path[] = {"location", NULL};
+	yajl_val s = yajl_tree_get(v, path, yajl_t_string);
+	return s ? s->u.string : NULL;
+}
+
+struct name_check {
+	const st_source_cfg *src;
+	char err[ST_DIAG_MAX];
+};
+
+static int check_status_location(const char *source, size_t slen, const void *blob, size_t len,
+				 void *ctx)
+{
+	struct name_check *c = ctx;
+	if (slen != strlen(c->src->name) || memcmp(source, c->src->name, slen))
+		return 0;
+	char *text = st_xstrndup(blob, len);
+	char e[64];
+	yajl_val v = yajl_tree_parse(text, e, sizeof(e));
+	free(text);
+	const char *loc = v ? jstr_loc(v) : NULL;
+	if (loc && strcmp(loc, c->src->location))
+		snprintf(c->err, sizeof(c->err),
+			 "source '%s' already holds %s in this store; %s would replace its facts "
+			 "(give the sources names in a config file)",
+			 c->src->name, loc, c->src->location);
+	yajl_tree_free(v);
+	return 0;
+}
+
+static int check_adhoc_names(st_store *st, const st_source_cfg *srcs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(srcs[i].name, srcs[j].name)) {
+				fprintf(stderr, "stacktwin: %s and %s would both be source '%s'; give "
+						"them names in a config file\n",
+					srcs[j].location, srcs[i].location, srcs[i].name);
+				return EXIT_ERROR;
+			}
+	st_snap *s;
+	if (st_snap_begin(st, &s, NULL) < 0)
+		return 0; /* a new store: nothing to clash with */
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct name_check c = {&srcs[i], ""};
+		st_snap_statuses(s, check_status_location, &c);
+		if (c.err[0]) {
+			fprintf(stderr, "stacktwin: %s\n", c.err);
+			rc = EXIT_ERROR;
+		}
+	}
+	st_snap_end(s);
+	return rc;
+}
+
 static void print_warning(const char *msg, void *ctx)
 {
 	const struct opts *o = ctx;
@@ -199,6 +261,8 @@ int st_cli_sync(int argc, char **argv)
 		}
 		run[n_run++] = &adhoc[i];
 	}
+	if (n_adhoc && (rc = check_adhoc_names(e.st, adhoc, n_adhoc)) != 0)
+		goto out;
 	if (!n_adhoc) {
 		for (size_t i = 0; i < o.n_sources; i++) {
 			const st_source_cfg *s = st_config_source(e.cfg, o.sources[i]);

@@ -377,6 +377,12 @@ static int resolve_hints(sync_run *r, st_diag *diag)
 			}
 			st_match m;
 			st_reconcile(r->rec, h->kind, h->value, strlen(h->value), &m);
+			/* the outcome of every hint, order-independent: a forced re-read
+			 * that resolves exactly as before is no change */
+			r->res->hints_hash += st_strmap_hash(h->id, strlen(h->id)) * 31u +
+					      st_strmap_hash(h->value, strlen(h->value)) * 7u +
+					      (m.id ? st_strmap_hash(m.id, strlen(m.id)) : 0) +
+					      (uint64_t)m.status * 1000003u + (uint64_t)h->kind;
 			if (m.status == ST_MATCH_NONE) {
 				note_unmatched(r, h, "no such entity");
 				r->res->unmatched++;
@@ -710,6 +716,7 @@ typedef struct prev_status {
 	char *state;
 	uint64_t revision;
 	uint64_t open_hints; /* unmatched + ambiguous at the last complete read */
+	uint64_t hints_hash; /* how its hints resolved (st_sync_result.hints_hash) */
 	yajl_val tree;	     /* the whole record: an unchanged sync keeps its lists */
 } prev_status;
 
@@ -751,6 +758,10 @@ static int prev_cb(const char *source, size_t slen, const void *blob, size_t len
 		p->open_hints += (uint64_t)YAJL_GET_INTEGER(um);
 	if (am && YAJL_IS_INTEGER(am))
 		p->open_hints += (uint64_t)YAJL_GET_INTEGER(am);
+	const char *k_hh[] = {"hints_hash", NULL};
+	yajl_val hh = yajl_tree_get(v, k_hh, yajl_t_string);
+	if (hh && hh->u.string)
+		p->hints_hash = strtoull(hh->u.string, NULL, 16);
 	p->tree = v;
 	return 1;
 }
@@ -783,6 +794,12 @@ static char *status_json(const sync_run *r, const prev_status *prev, int64_t att
 	yajl_gen_integer(g, (long long)(res->duration_s * 1000.0 + 0.5));
 	gnum(g, "revision", res->revision ? res->revision : prev->revision);
 	gkv(g, "state", r->state && res->rc == 0 ? r->state : prev->state);
+	{
+		char hh[20];
+		snprintf(hh, sizeof(hh), "%016llx",
+			 (unsigned long long)(res->rc == 0 ? res->hints_hash : prev->hints_hash));
+		gkv(g, "hints_hash", hh);
+	}
 	if (res->rc == ST_SYNC_UNCHANGED && prev->tree) {
 		/* nothing was read: what the last complete read found still holds */
 		static const char *const keep[] = {"counts", "warnings", "unmatched"};
@@ -987,8 +1004,19 @@ int st_sync_source(st_store *st, const char *store_dir, const st_config *cfg,
 		if (rc < 0)
 			goto done;
 	}
-	if ((rc = resolve_hints(&r, diag)) < 0 || (rc = lift_calls(&r, diag)) < 0 ||
-	    (rc = add_edges(&r, diag)) < 0)
+	if ((rc = resolve_hints(&r, diag)) < 0)
+		goto done;
+	if (force && r.state && prev.state && !strcmp(r.state, prev.state) &&
+	    res->hints_hash == prev.hints_hash) {
+		/* re-read because the graph moved, but every hint resolved as
+		 * before: nothing to commit (else two sources with open hints
+		 * would make each other commit forever) */
+		st_batch_abort(r.b);
+		r.b = NULL;
+		rc = ST_SYNC_UNCHANGED;
+		goto done;
+	}
+	if ((rc = lift_calls(&r, diag)) < 0 || (rc = add_edges(&r, diag)) < 0)
 		goto done;
 	/* a complete read: retire what it did not see, keep what failed to parse */
 	{

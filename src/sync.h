@@ -31,6 +31,7 @@ typedef struct st_sync_result {
 	uint64_t refs;		      /* referenced nodes declared elsewhere */
 	uint64_t hints, links, ambiguous, unmatched;
 	uint64_t warnings, dropped_edges;
+	uint64_t hints_hash; /* how the hints resolved (order-independent) */
 	st_retire_counts retired;
 	char error[ST_DIAG_MAX]; /* when rc < 0 */
 } st_sync_result;

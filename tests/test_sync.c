@@ -307,6 +307,37 @@ static void test_sync_lifts_runtime_calls(void **state)
 	st_config_free(cfg);
 }
 
+/* Two sources with open hints: each commit of one forces the other to read
+ * again, but a forced read that resolves every hint as before commits
+ * nothing, so they settle instead of committing each other forever. */
+static void test_open_hints_settle(void **state)
+{
+	fx *f = *state;
+	char px[128], py[128];
+	snprintf(px, sizeof(px), "%s/x.tfstate", f->dir);
+	snprintf(py, sizeof(py), "%s/y.tfstate", f->dir);
+	struct res rx[] = {{"aws_instance", "x", "{\"service\":\"nowhere\"}", NULL}};
+	struct res ry[] = {{"aws_instance", "y", "{\"team\":\"nobody\"}", NULL}};
+	write_state(px, 1, rx, 1);
+	write_state(py, 1, ry, 1);
+	st_config *cfg = st_config_new();
+	st_source_cfg sx = tf_source("x", px), sy = tf_source("y", py);
+	st_sync_result res;
+	assert_int_equal(sync_src(f, cfg, &sx, &res), 0);
+	assert_int_equal(sync_src(f, cfg, &sy, &res), 0);
+	assert_int_equal(res.revision, 2);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(sync_src(f, cfg, &sx, &res), ST_SYNC_UNCHANGED);
+		assert_int_equal(sync_src(f, cfg, &sy, &res), ST_SYNC_UNCHANGED);
+	}
+	/* the entity appears: x's forced read now links and commits */
+	import_text(f, "{\"id\":\"service:nowhere\",\"type\":\"Service\",\"props\":{}}\n");
+	assert_int_equal(sync_src(f, cfg, &sx, &res), 0);
+	assert_int_equal(res.links, 2); /* RUNS and BILLED_TO */
+	assert_int_equal(res.unmatched, 0);
+	st_config_free(cfg);
+}
+
 static void test_reconcile_tiers(void **state)
 {
 	fx *f = *state;
@@ -492,6 +523,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sync_references_and_config_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_lifts_runtime_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_hints_settle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_tiers, setup, teardown),
 		cmocka_unit_test(test_adhoc_source_names),
 		cmocka_unit_test_setup_teardown(test_scheduler, setup, teardown),

@@ -44,7 +44,9 @@ JSON
 "$ST" import --db "$DB" --no-sync "$tmp/nodes.jsonl" "$tmp/edges.jsonl" >/dev/null
 
 "$ST" sync --db "$DB" --no-sync --quiet "terraform:$DATA/e2e.tfstate" >/dev/null
-"$ST" sync --db "$DB" --no-sync --quiet "focus:$DATA/e2e_focus.csv" >"$tmp/sync.out"
+# the export is synced from a copy that later gets a bad row (one source, one location)
+mkdir "$tmp/exp" && cp "$DATA/e2e_focus.csv" "$tmp/exp/e2e_focus.csv"
+"$ST" sync --db "$DB" --no-sync --quiet "focus:$tmp/exp/e2e_focus.csv" >"$tmp/sync.out"
 grep -q 'focus-e2e_focus: revision' "$tmp/sync.out" || { echo "FAIL: sync: $(cat "$tmp/sync.out")" >&2; exit 1; }
 echo "ok: sync focus:e2e_focus.csv"
 
@@ -68,7 +70,6 @@ check "November: the 9 USD row alone" \
 	"[(r['group'], r['amount']) for r in j['rows']] == [('team:payments', 9)]" <"$tmp/nov.json"
 
 # a malformed export fails the sync (exit 2) and changes nothing
-mkdir "$tmp/exp" && cp "$DATA/e2e_focus.csv" "$tmp/exp/e2e_focus.csv"
 printf '1,1,USD,not-a-date,res-pay,Amazon RDS,AWS,NULL\n' >>"$tmp/exp/e2e_focus.csv"
 set +e
 "$ST" sync --db "$DB" --no-sync --quiet "focus:$tmp/exp/e2e_focus.csv" >"$tmp/bad.out" 2>&1
