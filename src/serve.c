@@ -1168,7 +1168,20 @@ static void r_reopen(struct job *j, st_snap *unused)
 	(void)unused;
 	uint64_t rev = 0;
 	int r = -1;
-	pthread_rwlock_wrlock(&srv->store_lock);
+	/* Wait at most 2 s for the readers to leave: a running sync holds the
+	 * store for as long as its source takes, and a writer waiting on the
+	 * lock would hold up every new request behind it (writer preference). */
+	bool locked = false;
+	for (int i = 0; i < 200 && !locked; i++) {
+		locked = pthread_rwlock_trywrlock(&srv->store_lock) == 0;
+		if (!locked)
+			usleep(10000);
+	}
+	if (!locked) {
+		problem(j, 409, "the store is in use (a sync or long queries are running); "
+				"try again when they are done");
+		return;
+	}
 	st_store_close(srv->st);
 	srv->st = NULL;
 	pthread_mutex_lock(&srv->lock);
