@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fuzz_file.h"
 #include "jsonl.h"
 #include "schema.h"
 #include "store.h"
@@ -37,8 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct {
 	st_schema *schema;
 	st_store *store;
-	char dir[4096];
-	char input[4096 + 32];
+	fz_file f;
 } fz;
 
 static void die(const char *what, const st_diag *d)
@@ -55,36 +55,19 @@ static void cleanup(void)
 	fz.store = NULL;
 	st_schema_free(fz.schema);
 	fz.schema = NULL;
-	if (!fz.dir[0])
-		return;
-	DIR *d = opendir(fz.dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
-	}
-	rmdir(fz.dir);
-	fz.dir[0] = '\0';
+	fz_file_remove(&fz.f);
 }
 
 static void init(void)
 {
 	st_diag diag = {{0}};
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	int n = snprintf(fz.dir, sizeof(fz.dir), "%s/stacktwin-fuzz-import.XXXXXX", tmp);
-	if (n < 0 || (size_t)n >= sizeof(fz.dir))
-		die("TMPDIR is too long", NULL);
-	if (!mkdtemp(fz.dir))
-		die("mkdtemp failed", NULL);
+	const char *err = fz_file_init(&fz.f, "import", "input.jsonl");
+	if (err)
+		die(err, NULL);
 	atexit(cleanup);
-	snprintf(fz.input, sizeof(fz.input), "%s/input.jsonl", fz.dir);
 	if (st_schema_load_default(&fz.schema, &diag))
 		die("cannot load the default schema", &diag);
-	if (st_store_open(fz.dir, fz.schema, ST_OPEN_NOSYNC, &fz.store, &diag))
+	if (st_store_open(fz.f.dir, fz.schema, ST_OPEN_NOSYNC, &fz.store, &diag))
 		die("cannot open the store", &diag);
 }
 
@@ -101,12 +84,9 @@ static uint64_t revision(void)
 
 static void write_input(const uint8_t *data, size_t size)
 {
-	FILE *f = fopen(fz.input, "wb");
-	if (!f)
-		die("cannot create the input file", NULL);
-	bool ok = !size || fwrite(data, 1, size, f) == size;
-	if (fclose(f) != 0 || !ok)
-		die("cannot write the input file", NULL);
+	const char *err = fz_file_write(&fz.f, data, size);
+	if (err)
+		die(err, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	st_diag diag = {{0}};
 	st_import_result res = {0};
-	const char *paths[] = {fz.input};
+	const char *paths[] = {fz.f.input};
 	int r = st_import_files(fz.store, "fuzz", paths, 1, &res, &diag);
 
 	st_diag vdiag = {{0}};

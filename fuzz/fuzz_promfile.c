@@ -49,6 +49,7 @@
 
 #include "common.h"
 #include "connector.h"
+#include "fuzz_file.h"
 #include "props.h"
 #include "schema.h"
 
@@ -511,53 +512,32 @@ static void f_set_state(st_sink *s, const char *state)
 
 static struct {
 	st_schema *schema;
-	char dir[4096];
-	char input[4096 + 32];
+	fz_file f;
 } fz;
 
 static void cleanup(void)
 {
 	st_schema_free(fz.schema);
 	fz.schema = NULL;
-	if (!fz.dir[0])
-		return;
-	DIR *d = opendir(fz.dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
-	}
-	rmdir(fz.dir);
-	fz.dir[0] = '\0';
+	fz_file_remove(&fz.f);
 }
 
 static void init(void)
 {
 	st_diag diag = {{0}};
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	int n = snprintf(fz.dir, sizeof(fz.dir), "%s/stacktwin-fuzz-promfile.XXXXXX", tmp);
-	if (n < 0 || (size_t)n >= sizeof(fz.dir))
-		fail("TMPDIR is too long", NULL);
-	if (!mkdtemp(fz.dir))
-		fail("mkdtemp failed", fz.dir);
+	const char *err = fz_file_init(&fz.f, "promfile", FILE_NAME);
+	if (err)
+		fail(err, fz.f.dir);
 	atexit(cleanup);
-	snprintf(fz.input, sizeof(fz.input), "%s/" FILE_NAME, fz.dir);
 	if (st_schema_load_default(&fz.schema, &diag))
 		fail("cannot load the default schema", diag.msg);
 }
 
 static void write_input(const uint8_t *data, size_t size)
 {
-	FILE *f = fopen(fz.input, "wb");
-	if (!f)
-		fail("cannot create the input file", fz.input);
-	bool ok = !size || fwrite(data, 1, size, f) == size;
-	if (fclose(f) != 0 || !ok)
-		fail("cannot write the input file", fz.input);
+	const char *err = fz_file_write(&fz.f, data, size);
+	if (err)
+		fail(err, fz.f.input);
 }
 
 static bool parse_u(const char **s, unsigned long *ret)
@@ -655,8 +635,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st_source src = {
 		.name = SOURCE,
 		.kind = "prometheus",
-		.location = fz.input,
-		.cache_dir = fz.dir,
+		.location = fz.f.input,
+		.cache_dir = fz.f.dir,
 		.options = v->opts,
 		.n_options = v->n_opts,
 	};
