@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "schema.h"
+#include "yamlerr.h"
 
 /* Generated from schema/stacktwin.yaml by scripts/embed.py. */
 extern const char st_schema_default_yaml[];
@@ -306,11 +307,9 @@ static int fail_mark(const char *origin, st_diag *diag, yaml_mark_t m, const cha
 
 static int fail(loader *L, const yaml_node_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int fail_at(const char *origin, st_diag *diag, yaml_mark_t m, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
-/* Both write "origin:line:column: message" (1-based) and return ST_E_SCHEMA;
- * fail() takes the position of a document node. */
+/* "origin:line:column: message" (1-based) at a document node; returns
+ * ST_E_SCHEMA. */
 static int fail(loader *L, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -320,50 +319,15 @@ static int fail(loader *L, const yaml_node_t *n, const char *fmt, ...)
 	return r;
 }
 
-static int fail_at(const char *origin, st_diag *diag, yaml_mark_t m, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = fail_mark(origin, diag, m, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 static int oom(const char *origin, st_diag *diag)
 {
 	return st_diag_set(diag, -ENOMEM, "%s: out of memory", origin);
 }
 
-/* Converts a libyaml parser failure, once, into our error and message. */
 static int yaml_fail(const yaml_parser_t *p, const char *buf, size_t len, const char *origin,
 		     st_diag *diag)
 {
-	const char *problem = p->problem ? p->problem : "unknown error";
-	if (p->error == YAML_MEMORY_ERROR)
-		return oom(origin, diag);
-	if (p->error == YAML_READER_ERROR) {
-		/* Reader errors (bad encoding, control characters) carry a
-		 * byte offset, not a mark: count lines and characters. */
-		yaml_mark_t m = {0, 0, 0};
-		size_t end = p->problem_offset < len ? p->problem_offset : len;
-		for (size_t i = 0; i < end; i++) {
-			unsigned char c = (unsigned char)buf[i];
-			if (c == '\n' || (c == '\r' && (i + 1 >= len || buf[i + 1] != '\n'))) {
-				m.line++;
-				m.column = 0;
-			} else if ((c & 0xC0) != 0x80 && c != '\r') {
-				m.column++;
-			}
-		}
-		if (p->problem_value != -1)
-			return fail_at(origin, diag, m, "invalid YAML input: %s (#%X)", problem,
-				       (unsigned)p->problem_value);
-		return fail_at(origin, diag, m, "invalid YAML input: %s", problem);
-	}
-	if (p->context)
-		return fail_at(origin, diag, p->problem_mark, "YAML syntax error: %s (%s)", problem,
-			       p->context);
-	return fail_at(origin, diag, p->problem_mark, "YAML syntax error: %s", problem);
+	return st_yaml_parser_fail(p, buf, len, origin, ST_E_SCHEMA, diag);
 }
 
 /* ---- document helpers --------------------------------------------------- */
@@ -833,49 +797,6 @@ static int load_root(loader *L, const yaml_node_t *root)
 	return load_edge_types(L, v[K_EDGES]);
 }
 
-/* Event pass: bounds nesting depth (the document API has no limit) and
- * requires exactly one document. */
-static int prescan(const char *buf, size_t len, const char *origin, st_diag *diag)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int depth = 0, docs = 0, r = 0;
-	if (!yaml_parser_initialize(&p))
-		return oom(origin, diag);
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			r = yaml_fail(&p, buf, len, origin, diag);
-			break;
-		}
-		yaml_event_type_t type = ev.type;
-		yaml_mark_t mark = ev.start_mark;
-		yaml_event_delete(&ev);
-		if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
-			if (++depth > MAX_DEPTH) {
-				r = fail_at(origin, diag, mark,
-					    "YAML nesting deeper than %d levels", MAX_DEPTH);
-				break;
-			}
-		} else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
-			depth--;
-		} else if (type == YAML_DOCUMENT_START_EVENT) {
-			if (++docs > 1) {
-				r = fail_at(
-					origin, diag, mark,
-					"more than one YAML document (a schema is one document)");
-				break;
-			}
-		} else if (type == YAML_STREAM_END_EVENT) {
-			if (docs == 0)
-				r = st_diag_set(diag, ST_E_SCHEMA, "%s:1:1: the schema is empty",
-						origin);
-			break;
-		}
-	}
-	yaml_parser_delete(&p);
-	return r;
-}
 
 /* ---- public API --------------------------------------------------------- */
 
@@ -897,7 +818,8 @@ int st_schema_load_buffer(const char *buf, size_t len, const char *origin, st_sc
 	if (len > MAX_TEXT)
 		return st_diag_set(diag, ST_E_SCHEMA, "%s: schema is larger than %zu bytes", origin,
 				   MAX_TEXT);
-	r = prescan(buf, len, origin, diag);
+	r = st_yaml_prescan(buf, len, origin, ST_E_SCHEMA, MAX_DEPTH, "a schema",
+			    "the schema is empty", diag);
 	if (r)
 		return r;
 

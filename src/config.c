@@ -33,6 +33,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "yamlerr.h"
 
 /* Bounds on what the config author controls (docs/config.md, "Limits"). */
 #define MAX_TEXT ((size_t)1 << 20) /* bytes of config text */
@@ -168,8 +169,7 @@ static int fail_at(const char *origin, st_diag *diag, yaml_mark_t m, const char 
 	va_start(ap, f);
 	vsnprintf(msg, sizeof(msg), f, ap);
 	va_end(ap);
-	return st_diag_set(diag, ST_E_INVALID, "%s:%zu:%zu: %s", origin, m.line + 1, m.column + 1,
-			   msg);
+	return st_yaml_fail_at(origin, ST_E_INVALID, diag, m, "%s", msg);
 }
 
 /* "origin:line:column: message" at a document node; returns ST_E_INVALID. */
@@ -190,33 +190,10 @@ static int oom(const char *origin, st_diag *diag)
 	return st_diag_set(diag, -ENOMEM, "%s: out of memory", origin);
 }
 
-/* Converts a libyaml parser failure, once, into our error and message. */
 static int yaml_fail(const yaml_parser_t *p, const char *buf, size_t len, const char *origin,
 		     st_diag *diag)
 {
-	const char *problem = p->problem ? p->problem : "unknown error";
-	if (p->error == YAML_MEMORY_ERROR)
-		return oom(origin, diag);
-	if (p->error == YAML_READER_ERROR) {
-		/* Reader errors (bad encoding, control characters) carry a
-		 * byte offset, not a mark: count lines and characters. */
-		yaml_mark_t m = {0, 0, 0};
-		size_t end = p->problem_offset < len ? p->problem_offset : len;
-		for (size_t i = 0; i < end; i++) {
-			unsigned char c = (unsigned char)buf[i];
-			if (c == '\n') {
-				m.line++;
-				m.column = 0;
-			} else if ((c & 0xC0) != 0x80 && c != '\r') {
-				m.column++;
-			}
-		}
-		return fail_at(origin, diag, m, "invalid YAML input: %s", problem);
-	}
-	if (p->context)
-		return fail_at(origin, diag, p->problem_mark, "YAML syntax error: %s (%s)", problem,
-			       p->context);
-	return fail_at(origin, diag, p->problem_mark, "YAML syntax error: %s", problem);
+	return st_yaml_parser_fail(p, buf, len, origin, ST_E_INVALID, diag);
 }
 
 /* ---- document helpers --------------------------------------------------- */
@@ -1447,46 +1424,6 @@ const st_source_cfg *st_config_source(const st_config *c, const char *name)
 	return NULL;
 }
 
-/* Event pass: bounds nesting depth (the document API has no limit) and
- * allows at most one document (none is an empty config). */
-static int prescan(const char *buf, size_t len, const char *origin, st_diag *diag)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int depth = 0, docs = 0, r = 0;
-	if (!yaml_parser_initialize(&p))
-		return oom(origin, diag);
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			r = yaml_fail(&p, buf, len, origin, diag);
-			break;
-		}
-		yaml_event_type_t type = ev.type;
-		yaml_mark_t mark = ev.start_mark;
-		yaml_event_delete(&ev);
-		if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
-			if (++depth > MAX_DEPTH) {
-				r = fail_at(origin, diag, mark,
-					    "YAML nesting deeper than %d levels", MAX_DEPTH);
-				break;
-			}
-		} else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
-			depth--;
-		} else if (type == YAML_DOCUMENT_START_EVENT) {
-			if (++docs > 1) {
-				r = fail_at(origin, diag, mark,
-					    "more than one YAML document (the config is one "
-					    "document)");
-				break;
-			}
-		} else if (type == YAML_STREAM_END_EVENT) {
-			break;
-		}
-	}
-	yaml_parser_delete(&p);
-	return r;
-}
 
 /* The directory relative paths are resolved against: base_dir made
  * absolute against the current directory, normalised. */
@@ -1533,7 +1470,8 @@ int st_config_load_buffer(const char *buf, size_t len, const char *origin, const
 		return st_diag_set(diag, ST_E_INVALID,
 				   "%s: the config is larger than 1 MiB (%zu bytes); refusing it",
 				   origin, MAX_TEXT);
-	if ((r = prescan(buf, len, origin, diag)))
+	if ((r = st_yaml_prescan(buf, len, origin, ST_E_INVALID, MAX_DEPTH, "the config", NULL,
+				   diag)))
 		return r;
 	if ((r = base_directory(base_dir, origin, &base, diag)))
 		return r;
